@@ -1,0 +1,265 @@
+"""The UI process: one pygame loop that feeds the flow core and runs its commands.
+
+The loop turns pygame input and worker answers into flow events, carries out the
+commands that come back (show a page, ask the server, reboot), and draws the
+current page only when it changed, at the page's own pace.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import time
+
+import pygame
+
+from kiosk.config import Config, fill
+from kiosk.flow import (
+    Cancel,
+    Confirm,
+    DebugJump,
+    EndPressed,
+    Flow,
+    OfflineResult,
+    Page,
+    Reboot,
+    ReportResult,
+    RequestOffline,
+    RequestReport,
+    RequestStatus,
+    ShowPage,
+    Start,
+    StatusResult,
+    Tick,
+    UserInput,
+)
+from kiosk.guardian_link import GuardianLink
+from kiosk.logs import Trace
+from kiosk.platform import Rebooter
+
+log = logging.getLogger(__name__)
+
+TRACED_PAGES = frozenset({Page.STANDBY, Page.SCAN, Page.SESSION, Page.END, Page.UNPAID})
+RESULTS = {"status": StatusResult, "report": ReportResult, "offline": OfflineResult}
+INTENTS = {"end": EndPressed, "confirm": Confirm, "cancel": Cancel}
+
+
+class App:
+    """Owns the window, the loop and the dispatch between pygame, the core and workers."""
+
+    def __init__(self, config: Config, server_url: str, link: GuardianLink,
+                 rebooting: str | None) -> None:
+        self.config = config
+        self.server_url = server_url
+        self.link = link
+        self.rebooting = rebooting
+        self.trace = Trace(config.trace)
+        self.rebooter = Rebooter(config.reboot_mode, config.reboot_command, self.trace)
+        self.flow = Flow(config.timers)
+        self.start_at: float | None = None  # when a simulated reboot hands back to routing
+        self.running = True
+
+    def run(self) -> int:
+        from kiosk.window import KioskWindow, apply_hints
+
+        apply_hints()
+        pygame.display.init()
+        pygame.font.init()
+        self.window = KioskWindow(fullscreen=self.config.fullscreen,
+                                  window_size=self.config.window_size,
+                                  corner=self.config.widget_corner)
+        self.window.surface.fill((0, 0, 0))
+        self.window.flip()  # locked before anything heavy is imported
+        self.answer_event = pygame.event.custom_type()
+        self._build()
+        now = time.monotonic()
+        if self.rebooting:
+            self._show(Page.REBOOTING, now)
+            self.link.page(Page.REBOOTING.value)
+            if self.rebooter.simulated:
+                self.start_at = now + self.config.reboot_simulate_s
+        else:
+            self._run_commands(self.flow.handle(Start(now)), now)
+        clock = pygame.time.Clock()
+        try:
+            while self.running:
+                self._step()
+                clock.tick(self.scene.fps)
+        finally:
+            self._stop_workers()
+            pygame.quit()
+        return 0
+
+    def _build(self) -> None:
+        from kiosk.api import Api
+        from kiosk.media import ITEMS, MediaCache
+        from kiosk.scenes.base import Context
+        from kiosk.scenes.end import EndScene
+        from kiosk.scenes.locked import BootScene, RebootingScene
+        from kiosk.scenes.scan import ScanScene
+        from kiosk.scenes.session import SessionScene
+        from kiosk.scenes.standby import StandbyScene
+        from kiosk.scenes.unpaid import UnpaidScene
+        from kiosk.workers import Caller, Refresher
+
+        config = self.config
+        self.api = Api(self.server_url, config.client_id, timeout_s=config.timeout_s,
+                       status_value=config.status_value, files_base_url=config.files_base_url)
+        self.media = MediaCache(config.cache_dir, config.files_base_url or self.server_url,
+                                config.timeout_s)
+        qr = {"client_id": config.client_id, "base_url": self.server_url}
+        self.ctx = Context(flow=self.flow, client_id=config.client_id,
+                           scan_qr=fill(config.qr_url, **qr), pay_qr=fill(config.pay_qr_url, **qr),
+                           background=self.media.current(ITEMS[0]),
+                           video=self.media.current(ITEMS[1]), debug=config.debug)
+        self.scenes = {scene.page: scene(self.ctx) for scene in (
+            BootScene, StandbyScene, ScanScene, SessionScene, EndScene, UnpaidScene,
+            RebootingScene)}
+        self.scene = self.scenes[Page.BOOT]
+        self.callers = {
+            RequestStatus: Caller("status", self.api.status, self._post),
+            RequestReport: Caller("report", self.api.report, self._post),
+            RequestOffline: Caller("offline", self.api.offline, self._post),
+        }
+        self.refresher = Refresher(self.api, self.media, self._post,
+                                   media_every_s=config.media_refresh_s)
+        self.refresher.start()
+
+    def _post(self, kind: str, answer: object) -> None:
+        """Hand a worker's answer to the UI thread (pygame's queue is thread-safe)."""
+        for _ in range(50):
+            try:
+                pygame.event.post(pygame.event.Event(self.answer_event, kind=kind, answer=answer))
+                return
+            except pygame.error:
+                time.sleep(0.02)  # the queue is full for a moment: the loop is draining it
+        log.error("dropped a %s answer: the event queue stayed full", kind)
+
+    # --- the loop ---
+
+    def _step(self) -> None:
+        now = time.monotonic()
+        for event in pygame.event.get():
+            self._on_event(event, now)
+        if self.start_at is not None and now >= self.start_at:
+            self.start_at = None
+            self._run_commands(self.flow.handle(Start(now)), now)
+        self._run_commands(self.flow.handle(Tick(now)), now)
+        self._draw(now)
+
+    def _on_event(self, event: pygame.event.Event, now: float) -> None:
+        if event.type == self.answer_event:
+            self._on_answer(event.kind, event.answer, now)
+            return
+        if event.type == pygame.QUIT:
+            if self.config.debug:
+                self._quit()
+            return
+        if event.type == pygame.WINDOWFOCUSLOST and not self.scene.widget:
+            self.window.raise_()  # locked pages take focus back from whatever stole it
+            return
+        if event.type == pygame.KEYDOWN and self.config.debug and self._debug_key(event, now):
+            return
+        intent = self.scene.handle_event(event)
+        if intent == "input":
+            self._run_commands(self.flow.handle(UserInput(now)), now)
+        elif intent in INTENTS:
+            self._run_commands(self.flow.handle(INTENTS[intent](now)), now)
+
+    def _debug_key(self, event: pygame.event.Event, now: float) -> bool:
+        pages = {pygame.K_F1: Page.STANDBY, pygame.K_F2: Page.SCAN, pygame.K_F3: Page.SESSION,
+                 pygame.K_F4: Page.END, pygame.K_F5: Page.UNPAID}
+        if event.key in pages:
+            self._run_commands(self.flow.handle(DebugJump(now, pages[event.key])), now)
+            return True
+        if event.key == pygame.K_F12:
+            self._quit()
+            return True
+        return False
+
+    def _on_answer(self, kind: str, answer: object, now: float) -> None:
+        from kiosk.contract import ServiceNumber
+        from kiosk.media import ITEMS
+
+        if kind in RESULTS:
+            self._run_commands(self.flow.handle(RESULTS[kind](now, answer)), now)
+        elif kind == "service" and isinstance(answer, ServiceNumber):
+            if answer.number != self.ctx.service_number:
+                self.ctx.service_number = answer.number
+                self.scene.media_changed()
+        elif kind == "media":
+            self.ctx.background = self.media.current(ITEMS[0])
+            self.ctx.video = self.media.current(ITEMS[1])
+            for scene in self.scenes.values():
+                scene.media_changed()
+
+    def _run_commands(self, commands: list, now: float) -> None:
+        for command in commands:
+            if isinstance(command, ShowPage):
+                self._show(command.page, now)
+                self.link.page(command.page.value)
+                if command.page in TRACED_PAGES:
+                    self.trace.scene(command.page.value, command.reason)
+                log.info("page %s (%s)", command.page.value, command.reason)
+            elif isinstance(command, Reboot):
+                self.rebooter.reboot(command.reason)
+                if self.rebooter.simulated:
+                    self.start_at = now + self.config.reboot_simulate_s
+            elif type(command) in self.callers:
+                self.callers[type(command)].ask()
+
+    def _show(self, page: Page, now: float) -> None:
+        self.scene.leave()
+        self.scene = self.scenes[page]
+        if self.scene.widget:
+            self.window.widget()
+        else:
+            self.window.lock()
+        self.scene.enter(now)
+
+    def _draw(self, now: float) -> None:
+        try:
+            if not self.scene.update(now):
+                return
+            surface = self.window.surface
+            self.scene.draw(surface, now)
+            if self.config.debug and not self.scene.widget:
+                self._draw_debug(surface)
+        except Exception:
+            # A drawing bug must not take the lock down: log it, show plain black, go on.
+            log.exception("page %s failed to draw", self.scene.page.value)
+            self.window.surface.fill((0, 0, 0))
+        self.window.flip()
+
+    def _draw_debug(self, surface: pygame.Surface) -> None:
+        from kiosk import strings
+        from kiosk.scenes import draw
+
+        lines = [strings.text("debug_banner"),
+                 f"client {self.config.client_id} · page {self.flow.page.value} · "
+                 f"{self.server_url}"]
+        for i, line in enumerate(lines):
+            draw.text(surface, line, 14, (255, 220, 0), topleft=(8, 6 + 18 * i))
+
+    def _quit(self) -> None:
+        log.info("debug exit: stopping the kiosk")
+        self.link.quit()
+        self.running = False
+
+    def _stop_workers(self) -> None:
+        for caller in getattr(self, "callers", {}).values():
+            caller.stop()
+        if hasattr(self, "refresher"):
+            self.refresher.stop()
+
+
+def run(config: Config, *, server_url: str, rebooting: str | None, guardian_args: list[str],
+        standalone: bool = False) -> int:
+    """The UI process's main."""
+    if not standalone:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C is the guardian's to handle
+    link = GuardianLink(None, None, []) if standalone else GuardianLink.from_stdio(guardian_args)
+    link.start()
+    log.info("UI %d started (client %s, server %s)", os.getpid(), config.client_id, server_url)
+    return App(config, server_url, link, rebooting).run()

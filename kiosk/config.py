@@ -1,0 +1,229 @@
+"""config.yaml, read and checked once (DESIGN.md §5 is the contract for its keys).
+
+Every problem becomes a ``ConfigError`` whose message is one plain sentence naming
+the key, so an operator sees what to fix instead of a traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from kiosk.flow import Timers
+
+log = logging.getLogger(__name__)
+
+REBOOT_MODES = ("simulate", "system", "command")
+CORNERS = ("top-left", "top-right", "bottom-left", "bottom-right")
+EMBEDDED = "embedded"
+
+
+class ConfigError(Exception):
+    """The config cannot be used; the message names the key."""
+
+
+@dataclass(frozen=True)
+class SimulatorConfig:
+    port: int
+    rate_per_min: float
+    report_timeout_s: float
+    files_dir: Path | None
+    service_num: str
+
+
+@dataclass(frozen=True)
+class Config:
+    path: Path
+    base_url: str  # "embedded" or the venue backend
+    files_base_url: str | None
+    timeout_s: float
+    client_id: str
+    qr_url: str
+    pay_qr_url: str
+    status_value: int
+    timers: Timers
+    reboot_mode: str
+    reboot_command: tuple[str, ...]
+    reboot_simulate_s: float
+    fullscreen: bool
+    window_size: tuple[int, int]
+    widget_corner: str
+    cache_dir: Path
+    media_refresh_s: float
+    log_dir: Path
+    trace: Path | None
+    debug: bool
+    simulator: SimulatorConfig
+
+    @property
+    def embedded(self) -> bool:
+        return self.base_url == EMBEDDED
+
+
+class _Reader:
+    """Typed access to the parsed YAML, raising ConfigError that names the key."""
+
+    def __init__(self, data: dict, folder: Path) -> None:
+        self.data = data
+        self.folder = folder
+
+    def raw(self, key: str, default: Any) -> Any:
+        node: Any = self.data
+        for part in key.split("."):
+            if not isinstance(node, dict):
+                raise ConfigError(f"config key {key} is inside something that is not a section.")
+            if part not in node:
+                return default
+            node = node[part]
+        return default if node is None and default is not None else node
+
+    def number(self, key: str, default: float, *, positive: bool = True) -> float:
+        value = self.raw(key, default)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ConfigError(f"config key {key} must be a number, not {value!r}.")
+        if positive and value <= 0:
+            raise ConfigError(f"config key {key} must be greater than 0, not {value!r}.")
+        return float(value)
+
+    def integer(self, key: str, default: int, low: int, high: int) -> int:
+        value = self.raw(key, default)
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise ConfigError(f"config key {key} must be a whole number from {low} to {high}, "
+                              f"not {value!r}.")
+        return value
+
+    def text(self, key: str, default: str | None, *, required: bool = False) -> str | None:
+        value = self.raw(key, default)
+        if isinstance(value, int) and not isinstance(value, bool):
+            value = str(value)
+        if value is None and not required:
+            return None
+        if not isinstance(value, str) or (required and not value.strip()):
+            raise ConfigError(f"config key {key} must be a non-empty text, not {value!r}.")
+        return value.strip()
+
+    def flag(self, key: str, default: bool) -> bool:
+        value = self.raw(key, default)
+        if not isinstance(value, bool):
+            raise ConfigError(f"config key {key} must be true or false, not {value!r}.")
+        return value
+
+    def choice(self, key: str, default: str, choices: tuple[str, ...]) -> str:
+        value = self.raw(key, default)
+        if value not in choices:
+            raise ConfigError(f"config key {key} must be one of {', '.join(choices)}, "
+                              f"not {value!r}.")
+        return value
+
+    def path(self, key: str, default: str | None) -> Path | None:
+        value = self.text(key, default)
+        if value is None:
+            return None
+        path = Path(value).expanduser()
+        return path if path.is_absolute() else self.folder / path
+
+    def url(self, key: str, default: str | None, *, allow: tuple[str, ...] = ()) -> str | None:
+        value = self.text(key, default)
+        if value is None or value in allow:
+            return value
+        if not value.startswith(("http://", "https://")):
+            raise ConfigError(f"config key {key} must start with http:// or https://, "
+                              f"not {value!r}.")
+        return value.rstrip("/")
+
+
+def read_yaml(path: Path) -> dict:
+    """The file's mapping; unreadable or malformed files are a ConfigError."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"config file {path} cannot be read ({exc.strerror}).") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"config file {path} is not UTF-8 text.") from exc
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        where = getattr(exc, "problem_mark", None)
+        line = f" at line {where.line + 1}" if where else ""
+        raise ConfigError(f"config file {path} is not valid YAML{line}.") from exc
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file {path} must hold sections such as server: and client:.")
+    return data
+
+
+def log_dir_of(data: dict, folder: Path) -> Path:
+    """Where logs go, read before full validation so that a bad config is logged too."""
+    value = data.get("log", {}).get("dir") if isinstance(data.get("log"), dict) else None
+    path = Path(value if isinstance(value, str) and value.strip() else "logs").expanduser()
+    return path if path.is_absolute() else folder / path
+
+
+def load(path: Path, data: dict | None = None) -> Config:
+    """Read and check the whole config file."""
+    path = path.resolve()
+    r = _Reader(read_yaml(path) if data is None else data, path.parent)
+    base_url = r.url("server.base_url", EMBEDDED, allow=(EMBEDDED,))
+    client_id = r.text("client.id", None, required=True)
+    assert base_url is not None and client_id is not None
+    qr_url = r.text("client.qr_url", "http://47.92.114.240:8080/h5/scan?clientId={client_id}")
+    timers = Timers(
+        scan_idle_s=r.number("timers.scan_idle_s", 30),
+        scan_poll_s=r.number("timers.scan_poll_s", 1),
+        session_report_s=r.number("timers.session_report_s", 10),
+        session_poll_s=r.number("timers.session_poll_s", 2),
+        after_confirm_reboot_s=r.number("timers.after_confirm_reboot_s", 180),
+        unpaid_poll_s=r.number("timers.unpaid_poll_s", 1),
+    )
+    mode = r.choice("reboot.mode", "simulate", REBOOT_MODES)
+    command = r.raw("reboot.command", [])
+    if not isinstance(command, list) or not all(isinstance(a, str) for a in command):
+        raise ConfigError("config key reboot.command must be a list of texts (an argv).")
+    if mode == "command" and not command:
+        raise ConfigError("config key reboot.command must name a program when reboot.mode "
+                          "is command.")
+    size = r.raw("display.window_size", [1280, 720])
+    if (not isinstance(size, list) or len(size) != 2
+            or not all(isinstance(v, int) and not isinstance(v, bool) and v >= 320 for v in size)):
+        raise ConfigError("config key display.window_size must be [width, height], "
+                          "each at least 320.")
+    simulator = SimulatorConfig(
+        port=r.integer("simulator.port", 8765, 0, 65535),
+        rate_per_min=r.number("simulator.rate_per_min", 1.32),
+        report_timeout_s=r.number("simulator.report_timeout_s", 60),
+        files_dir=r.path("simulator.files_dir", None),
+        service_num=r.text("simulator.service_num", "13738196887") or "",
+    )
+    return Config(
+        path=path,
+        base_url=base_url,
+        files_base_url=r.url("server.files_base_url", None),
+        timeout_s=r.number("server.timeout_s", 4),
+        client_id=client_id,
+        qr_url=qr_url or "",
+        pay_qr_url=r.text("client.pay_qr_url", None) or qr_url or "",
+        status_value=r.integer("client.status_value", 1, -2**31, 2**31 - 1),
+        timers=timers,
+        reboot_mode=mode,
+        reboot_command=tuple(command),
+        reboot_simulate_s=r.number("reboot.simulate_s", 5),
+        fullscreen=r.flag("display.fullscreen", True),
+        window_size=(size[0], size[1]),
+        widget_corner=r.choice("display.widget_corner", "top-right", CORNERS),
+        cache_dir=r.path("media.cache_dir", "cache") or path.parent / "cache",
+        media_refresh_s=r.number("media.refresh_s", 300),
+        log_dir=r.path("log.dir", "logs") or path.parent / "logs",
+        trace=r.path("log.trace", None),
+        debug=r.flag("debug", False),
+        simulator=simulator,
+    )
+
+
+def fill(template: str, *, client_id: str, base_url: str) -> str:
+    """A QR payload: ``{client_id}`` and ``{base_url}`` filled in, nothing else touched."""
+    return template.replace("{client_id}", client_id).replace("{base_url}", base_url)

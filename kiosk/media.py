@@ -1,0 +1,159 @@
+"""The server's background and standby video, downloaded, checked and swapped in atomically.
+
+A file only replaces the cached copy once it is complete and decodes; until then,
+when the server has none (the specification says the video is not there yet) or
+when a download is broken, the bundled defaults in ``media/`` are shown.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import requests
+
+log = logging.getLogger(__name__)
+
+MEDIA_DIR = Path(__file__).resolve().parent.parent / "media"
+BUNDLED_BACKGROUND = MEDIA_DIR / "background.png"
+BUNDLED_VIDEO = MEDIA_DIR / "standby.mp4"
+CHUNK = 256 * 1024
+
+
+def png_ok(path: Path) -> bool:
+    """The PNG decodes with the same decoder the scan page uses."""
+    import pygame
+
+    try:
+        image = pygame.image.load(str(path))
+    except (pygame.error, OSError, ValueError):
+        return False
+    return image.get_width() > 0 and image.get_height() > 0
+
+
+def video_ok(path: Path) -> bool:
+    """The video opens and yields a frame."""
+    import cv2
+
+    capture = cv2.VideoCapture(str(path))
+    try:
+        ok, frame = capture.read()
+        return bool(ok) and frame is not None and frame.size > 0
+    finally:
+        capture.release()
+
+
+@dataclass(frozen=True)
+class Item:
+    """One file of the contract: where it is on the server and how it is checked."""
+
+    name: str  # "background" or "video"
+    url_path: str
+    cache_name: str
+    bundled: Path
+    check: Callable[[Path], bool]
+    max_bytes: int
+
+
+ITEMS = (
+    Item("background", "/files/background.png", "background.png", BUNDLED_BACKGROUND, png_ok,
+         32 * 1024 * 1024),
+    Item("video", "/files/video.mp4", "video.mp4", BUNDLED_VIDEO, video_ok, 512 * 1024 * 1024),
+)
+
+
+class MediaCache:
+    """Keeps the last good copy of each server file in ``cache_dir``."""
+
+    def __init__(self, cache_dir: Path, files_base_url: str, timeout_s: float,
+                 session: requests.Session | None = None) -> None:
+        self.cache_dir = cache_dir
+        self.base_url = files_base_url.rstrip("/")
+        self.timeout_s = timeout_s
+        self.session = session or requests.Session()
+
+    def current(self, item: Item) -> Path:
+        """The cached copy if there is one, else the bundled default."""
+        cached = self.cache_dir / item.cache_name
+        return cached if cached.is_file() and cached.stat().st_size > 0 else item.bundled
+
+    def refresh(self, item: Item) -> bool:
+        """Fetch ``item`` if the server has a newer one; True when a new file was swapped in."""
+        try:
+            self.cache_dir.mkdir(parents=True, exist_ok=True)
+            return self._download(item)
+        except (requests.RequestException, OSError) as exc:
+            log.warning("%s: download failed (%s); keeping %s", item.url_path,
+                        type(exc).__name__, self.current(item).name)
+            return False
+
+    def _meta_path(self, item: Item) -> Path:
+        return self.cache_dir / f"{item.cache_name}.meta.json"
+
+    def _validators(self, item: Item) -> dict[str, str]:
+        """Conditional-request headers, so an unchanged file is not fetched again."""
+        if self.current(item) == item.bundled:
+            return {}
+        try:
+            meta = json.loads(self._meta_path(item).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {}
+        headers = {}
+        if isinstance(meta.get("etag"), str):
+            headers["If-None-Match"] = meta["etag"]
+        if isinstance(meta.get("last_modified"), str):
+            headers["If-Modified-Since"] = meta["last_modified"]
+        return headers
+
+    def _download(self, item: Item) -> bool:
+        url = self.base_url + item.url_path
+        timeout = (min(2.0, self.timeout_s), self.timeout_s)
+        with self.session.get(url, headers=self._validators(item), timeout=timeout,
+                              stream=True) as response:
+            if response.status_code == 304:
+                return False
+            if response.status_code == 404:
+                log.info("%s: the server has none; showing %s", item.url_path,
+                         self.current(item).name)
+                return False
+            if response.status_code != 200:
+                log.warning("%s: HTTP %d; keeping %s", item.url_path, response.status_code,
+                            self.current(item).name)
+                return False
+            part = self.cache_dir / f"{item.cache_name}.part"
+            if not self._save(response, part, item):
+                part.unlink(missing_ok=True)
+                return False
+            if not item.check(part):
+                log.error("%s: downloaded file does not decode; keeping %s", item.url_path,
+                          self.current(item).name)
+                part.unlink(missing_ok=True)
+                return False
+            os.replace(part, self.cache_dir / item.cache_name)
+            meta = {"etag": response.headers.get("ETag"),
+                    "last_modified": response.headers.get("Last-Modified")}
+            self._meta_path(item).write_text(json.dumps(meta), encoding="utf-8")
+            log.info("%s: new file swapped in", item.url_path)
+            return True
+
+    def _save(self, response: requests.Response, part: Path, item: Item) -> bool:
+        expected = response.headers.get("Content-Length")
+        size = 0
+        with open(part, "wb") as out:
+            for chunk in response.iter_content(CHUNK):
+                size += len(chunk)
+                if size > item.max_bytes:
+                    log.error("%s: larger than %d bytes; ignored", item.url_path, item.max_bytes)
+                    return False
+                out.write(chunk)
+            out.flush()
+            os.fsync(out.fileno())
+        encoded = response.headers.get("Content-Encoding", "identity") != "identity"
+        if expected is not None and expected.isdigit() and not encoded and int(expected) != size:
+            log.error("%s: got %d of %s bytes; ignored", item.url_path, size, expected)
+            return False
+        return size > 0

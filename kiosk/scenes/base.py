@@ -1,0 +1,78 @@
+"""What every page shares: the hooks the app calls and the facts a page may show."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pygame
+
+from kiosk.flow import Flow, Page
+
+ENTER_KEYS = (pygame.K_RETURN, pygame.K_KP_ENTER)
+
+
+@dataclass
+class Context:
+    """Read-only facts for drawing; the app updates them, scenes only read them."""
+
+    flow: Flow
+    client_id: str
+    scan_qr: str
+    pay_qr: str
+    service_number: str | None = None
+    background: Path | None = None
+    video: Path | None = None
+    debug: bool = False
+    debug_lines: list[str] = field(default_factory=list)
+
+
+class Scene:
+    """One page. It draws and reports user intent; it never decides where the flow goes.
+
+    Intents returned by ``handle_event``: "input" (any activity), "end", "confirm",
+    "cancel". ``update`` says whether the page must be drawn again.
+    """
+
+    page: Page
+    widget = False  # C is the small widget; every other page locks the screen
+    fps = 10  # how often the loop wakes on this page (answers are acted on within 1/fps)
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        self.dirty = True
+
+    def enter(self, now: float) -> None:
+        self.dirty = True
+
+    def leave(self) -> None:
+        """Release what the page holds (a decoder thread, big surfaces)."""
+
+    def media_changed(self) -> None:
+        self.dirty = True
+
+    def handle_event(self, event: pygame.event.Event) -> str | None:
+        if event.type in (pygame.MOUSEBUTTONDOWN, pygame.FINGERDOWN, pygame.KEYDOWN):
+            return "input"
+        return None
+
+    def update(self, now: float) -> bool:
+        dirty, self.dirty = self.dirty, False
+        return dirty
+
+    def draw(self, surface: pygame.Surface, now: float) -> None:
+        raise NotImplementedError
+
+
+class TickingScene(Scene):
+    """A page whose text changes once a second (a timer or a countdown)."""
+
+    def __init__(self, ctx: Context) -> None:
+        super().__init__(ctx)
+        self._second = -1
+
+    def update(self, now: float) -> bool:
+        second = int(now)
+        changed = second != self._second
+        self._second = second
+        return super().update(now) or changed

@@ -1,0 +1,59 @@
+"""C session: the small always-on-top widget with time, cost and the end button."""
+
+from __future__ import annotations
+
+import pygame
+
+from kiosk import strings
+from kiosk.flow import Page
+from kiosk.scenes import draw
+from kiosk.scenes.base import ENTER_KEYS, TickingScene
+from kiosk.scenes.standby import service_line
+
+BACKGROUND = (20, 28, 44)
+
+
+class SessionScene(TickingScene):
+    """Elapsed time ticking every second, cost, rate, service number, 结束上机."""
+
+    page = Page.SESSION
+    widget = True
+
+    def __init__(self, ctx) -> None:
+        super().__init__(ctx)
+        self.end_rect = pygame.Rect(0, 0, 0, 0)
+
+    def handle_event(self, event: pygame.event.Event) -> str | None:
+        if event.type == pygame.KEYDOWN and event.key in ENTER_KEYS:
+            return "end"
+        if event.type == pygame.MOUSEBUTTONDOWN and event.button == 1:
+            return "end" if self.end_rect.collidepoint(event.pos) else None
+        if event.type == pygame.FINGERDOWN:
+            w, h = pygame.display.get_surface().get_size() if pygame.display.get_surface() \
+                else (0, 0)
+            return "end" if self.end_rect.collidepoint(event.x * w, event.y * h) else None
+        return None
+
+    def draw(self, surface: pygame.Surface, now: float) -> None:
+        flow = self.ctx.flow
+        w, h = surface.get_size()
+        surface.fill(BACKGROUND)
+        pygame.draw.rect(surface, draw.ACCENT, (0, 0, w, 4))
+        pad = 14
+        draw.text(surface, strings.text("elapsed"), 15, draw.MUTED, topleft=(pad, 12))
+        draw.text(surface, strings.duration(flow.meter.elapsed(now)), 40, draw.WHITE, bold=True,
+                  topleft=(pad, 30))
+        draw.text(surface, strings.text("cost"), 15, draw.MUTED, topright=(w - pad, 12))
+        draw.text(surface, strings.money(flow.meter.cost), 26, draw.ACCENT, bold=True,
+                  topright=(w - pad, 34))
+        rate = strings.text("rate", rate=f"{flow.meter.charging:g}")
+        draw.text(surface, rate, 15, draw.MUTED, topright=(w - pad, 70))
+        notice = flow.notice_at(now)
+        if notice:
+            line, color = strings.text(notice), draw.DANGER
+        else:
+            line, color = service_line(self.ctx.service_number), draw.MUTED
+        draw.text(surface, line, draw.fit_size(line, 14, w - 2 * pad), color,
+                  topleft=(pad, 98))
+        self.end_rect = pygame.Rect(pad, h - 52, w - 2 * pad, 40)
+        draw.button(surface, self.end_rect, strings.text("end_button"), fill=draw.DANGER, size=18)

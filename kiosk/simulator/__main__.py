@@ -1,0 +1,49 @@
+"""Run the backend simulator alone: ``python -m kiosk.simulator --port 8080``."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import time
+from pathlib import Path
+
+from kiosk.simulator.server import Simulator
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        prog="python -m kiosk.simulator", description="Venue backend simulator."
+    )
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8080)
+    parser.add_argument("--rate", type=float, default=1.32, help="charge per minute")
+    parser.add_argument("--report-timeout", type=float, default=60, metavar="SECONDS")
+    parser.add_argument("--files", type=Path, help="folder with background.png and video.mp4")
+    parser.add_argument("--service-num", default="13738196887")
+    args = parser.parse_args(argv)
+    if args.files is not None and not args.files.is_dir():
+        parser.error(f"--files: {args.files} is not a folder")
+
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(message)s")
+    simulator = Simulator(
+        rate_per_min=args.rate,
+        report_timeout_s=args.report_timeout,
+        files_dir=args.files,
+        service_num=args.service_num,
+    )
+    try:
+        url = simulator.start(args.host, args.port)
+    except OSError as error:
+        parser.exit(1, f"cannot listen on {args.host}:{args.port}: {error}\n")
+    print(f"simulator running, control page: {url}/  (Ctrl+C to stop)", flush=True)
+    try:
+        while True:
+            time.sleep(3600)  # time.sleep, unlike Event.wait, is interruptible on Windows
+    except KeyboardInterrupt:
+        pass
+    finally:
+        simulator.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,94 @@
+"""The one kiosk window: full screen and on top while locked, a small widget in C."""
+
+from __future__ import annotations
+
+import logging
+import os
+
+import pygame
+
+log = logging.getLogger(__name__)
+
+WIDGET_SIZE = (320, 180)
+WIDGET_MARGIN = 16
+TITLE = "扫码上机"
+
+# Set before the video subsystem starts: a full-screen kiosk must not minimise when
+# another program steals focus, and must not let the screensaver blank it.
+SDL_HINTS = {
+    "SDL_VIDEO_MINIMIZE_ON_FOCUS_LOSS": "0",
+    "SDL_VIDEO_ALLOW_SCREENSAVER": "0",
+    "SDL_VIDEO_X11_NET_WM_BYPASS_COMPOSITOR": "0",
+}
+
+
+def apply_hints() -> None:
+    for name, value in SDL_HINTS.items():
+        os.environ.setdefault(name, value)
+
+
+def widget_position(corner: str, screen: tuple[int, int],
+                    size: tuple[int, int] = WIDGET_SIZE) -> tuple[int, int]:
+    """Top-left of the widget in ``corner`` of a screen, clear of the edge."""
+    x = WIDGET_MARGIN if corner.endswith("left") else screen[0] - size[0] - WIDGET_MARGIN
+    y = WIDGET_MARGIN if corner.startswith("top") else screen[1] - size[1] - WIDGET_MARGIN
+    return max(0, x), max(0, y)
+
+
+class KioskWindow:
+    """Switches between the locked full-screen mode and the session widget."""
+
+    def __init__(self, *, fullscreen: bool, window_size: tuple[int, int], corner: str) -> None:
+        self.fullscreen = fullscreen
+        self.window_size = window_size
+        self.corner = corner
+        self.screen_size = pygame.display.get_desktop_sizes()[0]
+        self.window = pygame.Window(TITLE, self._locked_size(), position=(0, 0),
+                                    borderless=True, always_on_top=True)
+        self.mode = ""
+        self.lock()
+
+    def _locked_size(self) -> tuple[int, int]:
+        return self.screen_size if self.fullscreen else self.window_size
+
+    @property
+    def surface(self) -> pygame.Surface:
+        return self.window.get_surface()
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return self.window.size
+
+    def lock(self) -> None:
+        """Full screen (or the configured window), borderless, on top, focused."""
+        if self.mode != "locked":
+            self.mode = "locked"
+            if self.fullscreen:
+                self.window.set_fullscreen(desktop=True)
+            else:
+                self.window.set_windowed()
+                self.window.size = self.window_size
+                self.window.position = (0, 0)
+            self.window.borderless = True
+            log.info("window locked at %s", self.window.size)
+        self.raise_()
+
+    def widget(self) -> None:
+        """The small always-on-top session widget in the configured corner."""
+        if self.mode == "widget":
+            return
+        self.mode = "widget"
+        self.window.set_windowed()
+        self.window.borderless = True
+        self.window.size = WIDGET_SIZE
+        self.window.position = widget_position(self.corner, self.screen_size)
+        self.window.always_on_top = True
+        log.info("window is the widget at %s", self.window.position)
+
+    def raise_(self) -> None:
+        self.window.always_on_top = True
+        self.window.show()
+        self.window.focus()
+
+    def flip(self) -> None:
+        self.window.flip()

@@ -1,0 +1,89 @@
+"""Worker threads: they run the calls the flow core asked for and post the answers back.
+
+The UI thread never waits on the network. Each kind of call has its own thread,
+so a stalled status poll does not delay a status report; results are handed to a
+``post`` function (in the app: a pygame event), never applied here.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+
+from kiosk.api import Api
+from kiosk.contract import NetworkFault
+from kiosk.media import ITEMS, MediaCache
+
+log = logging.getLogger(__name__)
+
+Post = Callable[[str, object], None]  # (kind, answer)
+
+
+class Caller:
+    """Runs one kind of call at a time on its own thread."""
+
+    def __init__(self, kind: str, call: Callable[[], object], post: Post) -> None:
+        self.kind = kind
+        self._call = call
+        self._post = post
+        self._wanted = threading.Event()
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True, name=f"call-{kind}")
+        self._thread.start()
+
+    def ask(self) -> None:
+        """Ask for one call; asking again before it starts still makes one call."""
+        self._wanted.set()
+
+    def stop(self) -> None:
+        self._stopped.set()
+        self._wanted.set()
+
+    def _run(self) -> None:
+        while True:
+            self._wanted.wait()
+            if self._stopped.is_set():
+                return
+            self._wanted.clear()
+            try:
+                answer = self._call()
+            except Exception as exc:  # a bug of ours must not stop the polling for good
+                log.exception("%s call failed", self.kind)
+                answer = NetworkFault("bug", repr(exc)[:200])
+            self._post(self.kind, answer)
+
+
+class Refresher:
+    """Fetches the service number and media at start-up and then every few minutes."""
+
+    def __init__(self, api: Api, media: MediaCache, post: Post, *, media_every_s: float,
+                 service_every_s: float = 60.0) -> None:
+        self.api = api
+        self.media = media
+        self._post = post
+        self.media_every_s = media_every_s
+        self.service_every_s = min(service_every_s, media_every_s)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True, name="refresher")
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def _run(self) -> None:
+        media_due = time.monotonic()
+        while not self._stop.is_set():
+            try:
+                self._post("service", self.api.service_number())
+                if time.monotonic() >= media_due:
+                    media_due = time.monotonic() + self.media_every_s
+                    for item in ITEMS:
+                        if self.media.refresh(item):
+                            self._post("media", item.name)
+            except Exception:
+                log.exception("background refresh failed")
+            self._stop.wait(self.service_every_s)

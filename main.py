@@ -1,0 +1,69 @@
+"""Start the kiosk: ``python main.py [--config PATH]``.
+
+This process becomes the guardian (and, with ``server.base_url: embedded``, hosts
+the simulator); the guardian starts the UI as ``main.py --role ui``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from kiosk import config, logs
+
+HERE = Path(__file__).resolve().parent
+log = logging.getLogger("kiosk")
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="main.py", description="扫码上机 kiosk client")
+    parser.add_argument("--config", type=Path, default=HERE / "config.yaml",
+                        help="config file (default: config.yaml next to main.py)")
+    hidden = argparse.SUPPRESS  # the guardian and the UI start each other with these
+    parser.add_argument("--role", choices=("guardian", "ui"), default="guardian", help=hidden)
+    parser.add_argument("--server-url", help=hidden)
+    parser.add_argument("--rebooting", help=hidden)
+    parser.add_argument("--ui-pid", type=int, help=hidden)
+    return parser.parse_args(argv)
+
+
+def load_config(path: Path, log_name: str) -> config.Config:
+    """Set up logging first (a crash at start-up must leave a line), then check the config."""
+    problem: config.ConfigError | None = None
+    try:
+        data = config.read_yaml(path)
+    except config.ConfigError as exc:
+        data, problem = {}, exc
+    logs.setup(config.log_dir_of(data, path.resolve().parent), log_name)
+    if problem is not None:
+        raise problem
+    return config.load(path, data)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        cfg = load_config(args.config, "kiosk-ui" if args.role == "ui" else "kiosk")
+    except config.ConfigError as exc:
+        log.error("%s", exc)
+        print(f"kiosk: {exc}", file=sys.stderr)
+        return 2
+    if args.role == "ui":
+        from kiosk.app import run as run_ui
+
+        url = args.server_url or cfg.base_url
+        if url == config.EMBEDDED:
+            print("kiosk: the UI needs --server-url when server.base_url is embedded; "
+                  "start it with python main.py", file=sys.stderr)
+            return 2
+        guardian_args = ["--config", str(cfg.path), "--role", "guardian", "--server-url", url]
+        return run_ui(cfg, server_url=url, rebooting=args.rebooting, guardian_args=guardian_args)
+    from kiosk.guardian import run as run_guardian
+
+    return run_guardian(cfg, server_url=args.server_url, adopt=args.ui_pid is not None)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
