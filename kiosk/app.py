@@ -24,6 +24,7 @@ from kiosk.flow import (
     OfflineResult,
     Page,
     Reboot,
+    Rebooted,
     ReportResult,
     RequestOffline,
     RequestReport,
@@ -75,8 +76,7 @@ class App:
         self._build()
         now = time.monotonic()
         if self.rebooting:
-            self._show(Page.REBOOTING, now)
-            self.link.page(Page.REBOOTING.value)
+            self._run_commands(self.flow.handle(Rebooted(now, self.rebooting)), now)
             if self.rebooter.simulated:
                 self.start_at = now + self.config.reboot_simulate_s
         else:
@@ -254,12 +254,15 @@ class App:
             self.refresher.stop()
 
 
-def run(config: Config, *, server_url: str, rebooting: str | None, guardian_args: list[str],
-        standalone: bool = False) -> int:
-    """The UI process's main."""
-    if not standalone:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C is the guardian's to handle
-    link = GuardianLink(None, None, []) if standalone else GuardianLink.from_stdio(guardian_args)
+def run(config: Config, *, server_url: str, rebooting: str | None,
+        guardian_args: list[str]) -> int:
+    """The UI process's main; it never returns normally."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C is the guardian's to handle
+    link = GuardianLink.from_stdio(guardian_args)
     link.start()
     log.info("UI %d started (client %s, server %s)", os.getpid(), config.client_id, server_url)
-    return App(config, server_url, link, rebooting).run()
+    code = App(config, server_url, link, rebooting).run()
+    logging.shutdown()
+    # Worker threads may sit in blocking reads (the guardian pipe, a stalled request);
+    # leave without the interpreter's shutdown waiting on them.
+    os._exit(code)

@@ -71,6 +71,14 @@ class Start:
 
 
 @dataclass(frozen=True)
+class Rebooted:
+    """Started after the guardian's reboot action (rule 3): stay locked until ``Start``."""
+
+    now: float
+    reason: str
+
+
+@dataclass(frozen=True)
 class Tick:
     now: float
 
@@ -130,7 +138,7 @@ class OfflineResult:
 
 
 Event = (
-    Start | Tick | UserInput | EndPressed | Confirm | Cancel | DebugJump
+    Start | Rebooted | Tick | UserInput | EndPressed | Confirm | Cancel | DebugJump
     | StatusResult | ReportResult | OfflineResult
 )
 
@@ -294,6 +302,9 @@ class Flow:
         """Apply one event; return what the shell must do, in order."""
         if isinstance(event, Start):
             return self._start(event.now)
+        if isinstance(event, Rebooted):
+            self.page = Page.REBOOTING
+            return [ShowPage(Page.REBOOTING, event.reason)]
         if self.page is Page.REBOOTING:
             return []  # the machine is going down: nothing may unlock it
         commands = self._dispatch(event)

@@ -19,6 +19,8 @@ SDL_HINTS = {
     "SDL_VIDEO_MINIMIZE_ON_FOCUS_LOSS": "0",
     "SDL_VIDEO_ALLOW_SCREENSAVER": "0",
     "SDL_VIDEO_X11_NET_WM_BYPASS_COMPOSITOR": "0",
+    # SDL would turn SIGTERM into a QUIT event; a killed UI must die (rule 3 watches that).
+    "SDL_NO_SIGNAL_HANDLERS": "1",
 }
 
 

@@ -92,7 +92,7 @@ def add_halo(target: pygame.Surface, halo: pygame.Surface, centre_y: int, streng
 
 
 def make_background(path: Path) -> None:
-    """Write the 1920x1080 scan page background: quiet edges, empty centre, title on top."""
+    """Write the 1920x1080 scan page background: quiet edges, an empty centre for the QR card."""
     width, height = 1920, 1080
     image = gradient(width, height)
     glow(image, (-80, -120), 620, (40, 140, 200), 0.55)
@@ -116,12 +116,6 @@ def make_background(path: Path) -> None:
         pygame.draw.circle(rings, (*ACCENT, alpha), (40, 30), 200 + i * 70, 2)
     surface.blit(rings, (0, 0))
 
-    title, halo = text_with_glow(pygame.font.Font(FONT_BOLD, 96), TITLE, WHITE)
-    add_halo(surface, halo, 150, 0.45)
-    blit_centred(surface, title, 150)
-    line = pygame.Surface((160, 4), pygame.SRCALPHA)
-    line.fill((*ACCENT, 200))
-    blit_centred(surface, line, 228)
     pygame.image.save(surface, path)
 
 

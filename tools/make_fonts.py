@@ -12,7 +12,6 @@ Developer tool (needs fontTools, which is not a runtime dependency):
 from __future__ import annotations
 
 import importlib.util
-import sys
 from pathlib import Path
 
 from fontTools import subset
@@ -106,8 +105,8 @@ def rename(font: TTFont, weight: str) -> None:
     """Give the subset its own family name (OFL: a Modified Version is clearly marked)."""
     full_name = f"{SUBSET_FAMILY} {weight}"
     ps_name = f"{SUBSET_FAMILY.replace(' ', '')}-{weight}"
-    version = font["name"].getDebugName(5)
     name = font["name"]
+    version = name.getDebugName(5)
     for name_id, value in (
         (1, SUBSET_FAMILY),
         (2, weight),
@@ -133,7 +132,6 @@ def build(weight: str, text: str) -> Path:
         print(f"  {weight}: not in the source font, skipped: {''.join(missing)!r}")
     options = subset.Options()
     options.hinting = False
-    options.desubroutinize = False
     options.notdef_outline = True  # a missing character shows as a box, not as nothing
     options.layout_features = LAYOUT_FEATURES
     options.drop_tables = options.drop_tables + DROP_TABLES
@@ -145,6 +143,7 @@ def build(weight: str, text: str) -> Path:
     subsetter.subset(font)
     rename(font, weight)
     out = OUT_DIR / f"NotoSansSC-{weight}.otf"
+    font.recalcTimestamp = False  # same input, same bytes: no spurious diffs on regeneration
     font.save(out)
     return out
 
@@ -173,6 +172,8 @@ def main() -> None:
     if ui_text is None:
         print(f"{STRINGS_PY.relative_to(ROOT)} not found: UI strings not added")
         ui_text = ""
+    else:
+        print(f"{STRINGS_PY.relative_to(ROOT)}: {len(set(ui_text))} distinct characters")
     text = charset(ui_text)
     print(f"{len(text)} characters requested")
     OUT_DIR.mkdir(parents=True, exist_ok=True)
@@ -183,4 +184,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()
