@@ -7,6 +7,7 @@ the key, so an operator sees what to fix instead of a traceback.
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -83,7 +84,9 @@ class _Reader:
 
     def number(self, key: str, default: float, *, positive: bool = True) -> float:
         value = self.raw(key, default)
-        if isinstance(value, bool) or not isinstance(value, int | float):
+        # YAML's .nan and .inf are floats too; either would stop a timer rule for good
+        if (isinstance(value, bool) or not isinstance(value, int | float)
+                or not math.isfinite(value)):
             raise ConfigError(f"config key {key} must be a number, not {value!r}.")
         if positive and value <= 0:
             raise ConfigError(f"config key {key} must be greater than 0, not {value!r}.")

@@ -44,3 +44,13 @@ def duration(seconds: float) -> str:
 
 def money(amount: float) -> str:
     return text("money", amount=f"{amount:.2f}")
+
+
+def service_line(number: str | None) -> str:
+    """The service number line shown on every page."""
+    return text("service", number=number) if number else text("service_none")
+
+
+def summary(key: str, elapsed_s: float, cost: float) -> str:
+    """A "duration … cost …" line (``end_summary`` or ``unpaid_summary``)."""
+    return text(key, duration=duration(elapsed_s), cost=money(cost))

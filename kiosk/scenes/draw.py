@@ -25,6 +25,8 @@ ACCENT = (0, 168, 120)
 DANGER = (214, 64, 69)
 PANEL = (250, 251, 253)
 SHADE = (0, 0, 0, 150)
+QR_SHARE = 0.46  # of the screen height: about 14 cm on a 24" screen, fine from half a metre
+CARD_TOP_SHARE = 1 / 7  # room above the QR card for a page title
 
 
 @lru_cache(maxsize=64)
@@ -114,3 +116,28 @@ def cover(image: pygame.Surface, size: tuple[int, int]) -> pygame.Surface:
     out = pygame.Surface(size)
     out.blit(scaled, scaled.get_rect(center=(size[0] // 2, size[1] // 2)))
     return out
+
+
+def qr_card(surface: pygame.Surface, payload: str, lines: list[str]) -> None:
+    """A white card centred horizontally: the QR code, then a few lines of text under it."""
+    w, h = surface.get_size()
+    side = max(200, int(h * QR_SHARE))
+    qr = qr_surface(payload, side)
+    line_px = max(16, h // 30)
+    pad = line_px
+    card = pygame.Rect(0, 0, qr.get_width() + 2 * pad,
+                       qr.get_height() + pad * 2 + len(lines) * int(line_px * 1.5))
+    card.midtop = (w // 2, int(h * CARD_TOP_SHARE))
+    panel(surface, card)
+    surface.blit(qr, qr.get_rect(midtop=(card.centerx, card.top + pad)))
+    y = card.top + pad + qr.get_height() + pad // 2
+    for line in lines:
+        size = fit_size(line, line_px, card.width - pad)
+        text(surface, line, size, INK, midtop=(card.centerx, y))
+        y += int(line_px * 1.5)
+
+
+def footer(surface: pygame.Surface, line: str) -> None:
+    """The service number line at the bottom of a full-screen page."""
+    w, h = surface.get_size()
+    text(surface, line, max(18, h // 26), WHITE, bold=True, midbottom=(w // 2, h - h // 30))

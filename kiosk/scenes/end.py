@@ -10,8 +10,6 @@ from kiosk import strings
 from kiosk.flow import Page
 from kiosk.scenes import draw
 from kiosk.scenes.base import ENTER_KEYS, TickingScene
-from kiosk.scenes.scan import qr_card
-from kiosk.scenes.standby import service_line
 
 BACKGROUND = (14, 20, 34)
 
@@ -48,8 +46,7 @@ class EndScene(TickingScene):
 
     def _summary(self, key: str, now: float) -> str:
         meter = self.ctx.flow.meter
-        return strings.text(key, duration=strings.duration(meter.elapsed(now)),
-                            cost=strings.money(meter.cost))
+        return strings.summary(key, meter.elapsed(now), meter.cost)
 
     def _draw_confirm(self, surface: pygame.Surface, now: float) -> None:
         w, h = surface.get_size()
@@ -70,11 +67,11 @@ class EndScene(TickingScene):
         w, h = surface.get_size()
         flow = self.ctx.flow
         draw.text(surface, strings.text("pay_title"), h // 18, draw.WHITE, bold=True,
-                  midtop=(w // 2, h // 30))
+                  midtop=(w // 2, h // 40))
         status = strings.text("end_wait") if flow.offline_pending else \
             self._summary("unpaid_summary", now)
-        qr_card(surface, self.ctx.pay_qr, [status, service_line(self.ctx.service_number)],
-                top=h // 8)
+        service = strings.service_line(self.ctx.service_number)
+        draw.qr_card(surface, self.ctx.pay_qr, [status, service])
         left = max(0, math.ceil((flow.reboot_at or now) - now))
         draw.text(surface, strings.text("pay_countdown", seconds=left), h // 22, draw.WHITE,
                   bold=True, midbottom=(w // 2, h - h // 40))

@@ -11,11 +11,9 @@ from kiosk import strings
 from kiosk.flow import Page
 from kiosk.scenes import draw
 from kiosk.scenes.base import TickingScene
-from kiosk.scenes.standby import service_line
 
 log = logging.getLogger(__name__)
 
-QR_SHARE = 0.46  # of the screen height: about 20 cm on a 24" screen, fine from half a metre
 COUNTDOWN_FROM_S = 10  # the last seconds before rule 1 are shown, so the page never jumps
 
 
@@ -33,25 +31,6 @@ def load_background(ctx, size: tuple[int, int]) -> pygame.Surface:
     plain = pygame.Surface(size)
     plain.fill((16, 40, 72))
     return plain
-
-
-def qr_card(surface: pygame.Surface, payload: str, lines: list[str], *, top: int) -> None:
-    """A white card centred horizontally: the QR code, then a few lines of text under it."""
-    w, h = surface.get_size()
-    side = max(200, int(h * QR_SHARE))
-    qr = draw.qr_surface(payload, side)
-    line_px = max(16, h // 30)
-    pad = line_px
-    card = pygame.Rect(0, 0, qr.get_width() + 2 * pad,
-                       qr.get_height() + pad * 2 + len(lines) * int(line_px * 1.5))
-    card.midtop = (w // 2, top)
-    draw.panel(surface, card)
-    surface.blit(qr, qr.get_rect(midtop=(card.centerx, card.top + pad)))
-    y = card.top + pad + qr.get_height() + pad // 2
-    for line in lines:
-        size = draw.fit_size(line, line_px, card.width - pad)
-        draw.text(surface, line, size, draw.INK, midtop=(card.centerx, y))
-        y += int(line_px * 1.5)
 
 
 class ScanScene(TickingScene):
@@ -79,9 +58,8 @@ class ScanScene(TickingScene):
         surface.blit(self._background, (0, 0))
         lines = [strings.text("scan_hint"),
                  strings.text("scan_client", client_id=self.ctx.client_id)]
-        qr_card(surface, self.ctx.scan_qr, lines, top=h // 9)
-        draw.text(surface, service_line(self.ctx.service_number), max(18, h // 26), draw.WHITE,
-                  bold=True, midbottom=(w // 2, h - h // 30))
+        draw.qr_card(surface, self.ctx.scan_qr, lines)
+        draw.footer(surface, strings.service_line(self.ctx.service_number))
         left = self.ctx.flow.idle_left(now)
         if left is not None and left <= COUNTDOWN_FROM_S:
             draw.text(surface, strings.text("scan_back", seconds=math.ceil(left)),

@@ -17,10 +17,6 @@ log = logging.getLogger(__name__)
 BAR_SHARE = 0.08  # the video keeps at least 80% of the screen; the bar takes 8%
 
 
-def service_line(number: str | None) -> str:
-    return strings.text("service", number=number) if number else strings.text("service_none")
-
-
 class StandbyScene(Scene):
     """Plays the standby video at its own frame rate, aspect kept (letterbox)."""
 
@@ -124,6 +120,6 @@ class StandbyScene(Scene):
         middle = bar.get_height() // 2
         draw.text(bar, strings.text("touch_hint"), font_px, draw.WHITE, bold=True,
                   midleft=(w // 40, middle))
-        draw.text(bar, service_line(self.ctx.service_number), font_px, draw.WHITE,
+        draw.text(bar, strings.service_line(self.ctx.service_number), font_px, draw.WHITE,
                   midright=(w - w // 40, middle))
         return bar

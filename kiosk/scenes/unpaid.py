@@ -8,8 +8,6 @@ from kiosk import strings
 from kiosk.flow import Page
 from kiosk.scenes import draw
 from kiosk.scenes.base import Scene
-from kiosk.scenes.scan import qr_card
-from kiosk.scenes.standby import service_line
 
 BACKGROUND = (40, 16, 20)
 
@@ -39,8 +37,6 @@ class UnpaidScene(Scene):
         meter = self.ctx.flow.meter
         draw.text(surface, strings.text("unpaid_title"), h // 16, draw.WHITE, bold=True,
                   midtop=(w // 2, h // 40))
-        summary = strings.text("unpaid_summary", duration=strings.duration(meter.elapsed(now)),
-                               cost=strings.money(meter.cost))
-        qr_card(surface, self.ctx.pay_qr, [summary, strings.text("unpaid_hint")], top=h // 9)
-        draw.text(surface, service_line(self.ctx.service_number), max(18, h // 26), draw.WHITE,
-                  bold=True, midbottom=(w // 2, h - h // 30))
+        summary = strings.summary("unpaid_summary", meter.elapsed(now), meter.cost)
+        draw.qr_card(surface, self.ctx.pay_qr, [summary, strings.text("unpaid_hint")])
+        draw.footer(surface, strings.service_line(self.ctx.service_number))
