@@ -125,15 +125,16 @@ class MediaCache:
                             self.current(item).name)
                 return False
             part = self.cache_dir / f"{item.cache_name}.part"
-            if not self._save(response, part, item):
+            try:
+                if not self._save(response, part, item):
+                    return False
+                if not item.check(part):
+                    log.error("%s: downloaded file does not decode; keeping %s", item.url_path,
+                              self.current(item).name)
+                    return False
+                os.replace(part, self.cache_dir / item.cache_name)
+            finally:  # also when the connection breaks mid-download
                 part.unlink(missing_ok=True)
-                return False
-            if not item.check(part):
-                log.error("%s: downloaded file does not decode; keeping %s", item.url_path,
-                          self.current(item).name)
-                part.unlink(missing_ok=True)
-                return False
-            os.replace(part, self.cache_dir / item.cache_name)
             meta = {"etag": response.headers.get("ETag"),
                     "last_modified": response.headers.get("Last-Modified")}
             self._meta_path(item).write_text(json.dumps(meta), encoding="utf-8")

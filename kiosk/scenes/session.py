@@ -8,7 +8,6 @@ from kiosk import strings
 from kiosk.flow import Page
 from kiosk.scenes import draw
 from kiosk.scenes.base import ENTER_KEYS, TickingScene
-from kiosk.scenes.standby import service_line
 
 BACKGROUND = (20, 28, 44)
 
@@ -26,12 +25,9 @@ class SessionScene(TickingScene):
     def handle_event(self, event: pygame.event.Event) -> str | None:
         if event.type == pygame.KEYDOWN and event.key in ENTER_KEYS:
             return "end"
+        # A touch arrives as a synthesised left click too (SDL's default), so clicks cover it.
         if event.type == pygame.MOUSEBUTTONDOWN and event.button == 1:
             return "end" if self.end_rect.collidepoint(event.pos) else None
-        if event.type == pygame.FINGERDOWN:
-            w, h = pygame.display.get_surface().get_size() if pygame.display.get_surface() \
-                else (0, 0)
-            return "end" if self.end_rect.collidepoint(event.x * w, event.y * h) else None
         return None
 
     def draw(self, surface: pygame.Surface, now: float) -> None:
@@ -52,7 +48,7 @@ class SessionScene(TickingScene):
         if notice:
             line, color = strings.text(notice), draw.DANGER
         else:
-            line, color = service_line(self.ctx.service_number), draw.MUTED
+            line, color = strings.service_line(self.ctx.service_number), draw.MUTED
         draw.text(surface, line, draw.fit_size(line, 14, w - 2 * pad), color,
                   topleft=(pad, 98))
         self.end_rect = pygame.Rect(pad, h - 52, w - 2 * pad, 40)
