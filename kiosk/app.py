@@ -261,7 +261,11 @@ def run(config: Config, *, server_url: str, rebooting: str | None,
     link = GuardianLink.from_stdio(guardian_args)
     link.start()
     log.info("UI %d started (client %s, server %s)", os.getpid(), config.client_id, server_url)
-    code = App(config, server_url, link, rebooting).run()
+    try:
+        code = App(config, server_url, link, rebooting).run()
+    except Exception:
+        log.exception("the UI failed; the guardian starts it again (or reboots in a session)")
+        code = 1
     logging.shutdown()
     # Worker threads may sit in blocking reads (the guardian pipe, a stalled request);
     # leave without the interpreter's shutdown waiting on them.

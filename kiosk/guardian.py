@@ -159,8 +159,11 @@ class Guardian:
             self.child.terminate()
 
 
-def start_simulator(config: Config, port: int | None = None) -> str:
-    """Start the embedded backend in this process; returns its base URL."""
+def start_simulator(config: Config, port: int | None = None, *, adopted: bool = False) -> str:
+    """Start the embedded backend in this process; returns its base URL.
+
+    An adopting guardian's stdout is the pipe to the UI, so it announces on stderr.
+    """
     from kiosk.simulator import Simulator
 
     sim = config.simulator
@@ -172,7 +175,8 @@ def start_simulator(config: Config, port: int | None = None) -> str:
     except OSError:
         log.warning("port %d is busy; the simulator takes a free one", wanted)
         url = simulator.start("127.0.0.1", 0)
-    print(f"模拟后台 (embedded simulator) control page: {url}/", flush=True)
+    print(f"模拟后台 (embedded simulator) control page: {url}/", flush=True,
+          file=sys.stderr if adopted else sys.stdout)
     log.info("embedded simulator at %s", url)
     return url
 
@@ -181,7 +185,7 @@ def run(config: Config, *, server_url: str | None = None, adopt: bool = False) -
     """The guardian process's main: optional simulator, then the watch loop."""
     if config.embedded:
         port = int(server_url.rsplit(":", 1)[1]) if server_url else None
-        server_url = start_simulator(config, port)
+        server_url = start_simulator(config, port, adopted=adopt)
     url = server_url or config.base_url
     guardian = Guardian(config, url, Rebooter(config.reboot_mode, config.reboot_command,
                                               Trace(config.trace)))
