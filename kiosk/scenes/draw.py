@@ -7,6 +7,7 @@ from functools import lru_cache
 from pathlib import Path
 
 import pygame
+import pygame.freetype
 import qrcode
 
 log = logging.getLogger(__name__)
@@ -46,15 +47,27 @@ def fallback_font(size: int, bold: bool = False) -> pygame.font.Font:
     return pygame.font.Font(path, size) if path else pygame.font.Font(None, size)
 
 
-def covers(face: pygame.font.Font, text: str) -> bool:
-    """Whether ``face`` has a glyph for every character (no tofu boxes)."""
-    return all(m is not None for m in face.metrics(text))
+@lru_cache(maxsize=2)
+def _glyph_probe(bold: bool) -> pygame.freetype.Font | None:
+    try:
+        pygame.freetype.init()
+        return pygame.freetype.Font(BUNDLED[bold], 16)
+    except (OSError, pygame.error):
+        return None
+
+
+def covers(text: str, bold: bool = False) -> bool:
+    """Whether the bundled face has a glyph for every character (no tofu boxes).
+
+    Asked through freetype: ``pygame.font.Font.metrics`` reports the missing-glyph box
+    instead of None (pygame-ce 2.5), so it cannot tell.
+    """
+    probe = _glyph_probe(bold)
+    return probe is not None and all(m is not None for m in probe.get_metrics(text))
 
 
 def render(text: str, size: int, color: tuple, bold: bool = False) -> pygame.Surface:
-    face = font(size, bold)
-    if not covers(face, text):
-        face = fallback_font(size, bold)
+    face = font(size, bold) if covers(text, bold) else fallback_font(size, bold)
     return face.render(text, True, color)
 
 

@@ -25,12 +25,14 @@ class StandbyScene(Scene):
     def __init__(self, ctx) -> None:
         super().__init__(ctx)
         self.player: VideoPlayer | None = None
+        self.active = False
         self._screen: tuple[int, int] = (0, 0)
         self._bar: pygame.Surface | None = None
         self._frame_due = 0.0
         self._frame: pygame.Surface | None = None
         self._rect = (0, 0, 0, 0)
         self._bundled_fallback = False
+        self._source: object = None  # ctx.video when the player was started
 
     @property
     def fps(self) -> float:  # type: ignore[override]
@@ -38,26 +40,34 @@ class StandbyScene(Scene):
 
     def enter(self, now: float) -> None:
         super().enter(now)
+        self.active = True
         self._frame_due = now
         self._start_player()
 
     def leave(self) -> None:
-        if self.player is not None:
-            self.player.stop()
-            self.player = None
-        self._frame = None
+        self.active = False
+        self._stop_player()
 
     def media_changed(self) -> None:
         """A newly downloaded video replaces the playing one at once."""
         super().media_changed()
         self._bar = None
-        if self.player is not None and self.player.path != self.ctx.video:
-            self.leave()
+        if self.active and self._source != self.ctx.video:
+            self._bundled_fallback = False
             self._start_player()
 
     def _start_player(self) -> None:
-        if self.ctx.video is not None and self._screen != (0, 0):
+        """(Re)start decoding; only while A is shown, and once the screen size is known."""
+        self._stop_player()
+        self._source = self.ctx.video
+        if self.active and self.ctx.video is not None and self._screen != (0, 0):
             self.player = VideoPlayer(self.ctx.video, self._screen)
+
+    def _stop_player(self) -> None:
+        if self.player is not None:
+            self.player.stop()
+            self.player = None
+        self._frame = None
 
     def update(self, now: float) -> bool:
         if self.player is None:
@@ -65,7 +75,8 @@ class StandbyScene(Scene):
         if self.player.failed.is_set():
             self._fall_back()
             return super().update(now)
-        if now < self._frame_due:
+        step = 1.0 / self.player.fps
+        if now + step / 2 < self._frame_due:  # a loop wake-up a little early still shows it
             return super().update(now)
         frame = self.player.frame()
         if frame is None:
@@ -73,7 +84,6 @@ class StandbyScene(Scene):
         rect = self.player.rect or (0, 0, frame.shape[1], frame.shape[0])
         self._rect = rect
         self._frame = pygame.image.frombuffer(frame.data, (rect[2], rect[3]), "BGR")
-        step = 1.0 / self.player.fps
         self._frame_due = max(self._frame_due + step, now - step)  # pace by the clip, no bursts
         self.dirty = False
         return True
@@ -95,7 +105,6 @@ class StandbyScene(Scene):
         if size != self._screen:
             self._screen = size
             self._bar = None
-            self.leave()
             self._start_player()
         if self._frame is None or self._rect[2:] != (size[0], size[1]):
             surface.fill(draw.BLACK)
