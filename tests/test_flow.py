@@ -494,12 +494,13 @@ POLL_CASES = [
 ]
 
 
+@pytest.mark.parametrize("backend", ["answering", "down"])
 @pytest.mark.parametrize("timers", [flow.Timers(scan_idle_s=600), OTHER_TIMERS],
                          ids=["default-periods", "other-periods"])
 @pytest.mark.parametrize(("where", "enter", "answer", "status_period", "report_period"),
                          POLL_CASES)
 def test_each_page_polls_at_its_configured_periods(where, enter, answer, status_period,
-                                                   report_period, timers):
+                                                   report_period, timers, backend):
     kiosk = kiosk_on(where, timers)
     # answer what the setup left in flight, then let the fake backend answer at once
     kiosk.play([status(WAITING if where == "A" else IN_SESSION), report(Report(1))])
@@ -507,6 +508,8 @@ def test_each_page_polls_at_its_configured_periods(where, enter, answer, status_
     kiosk.run_until(5)
     mark = len(kiosk.log)
     kiosk.play(enter)
+    if backend == "down":  # faults keep the normal period: no faster, no slower
+        kiosk.answers.update({RequestStatus: status(FAULT), RequestReport: report(FAULT)})
     kiosk.run_until(5 + 60)
     expected_status = round(60 / getattr(timers, status_period)) if status_period else 0
     expected_report = round(60 / getattr(timers, report_period)) if report_period else 0
@@ -618,15 +621,19 @@ def test_start_after_simulated_reboot_forgets_the_old_countdown_and_streak():
     assert notable(kiosk.handle(status(NOT_FOUND))) == []  # a fresh not-found streak
 
 
-@pytest.mark.parametrize(("page", "in_session"), [
-    (Page.BOOT, False), (Page.STANDBY, False), (Page.SCAN, False), (Page.SESSION, True),
-    (Page.END, True), (Page.UNPAID, False), (Page.REBOOTING, False),
+@pytest.mark.parametrize(("where", "in_session"), [
+    ("A", False), ("B", False), ("C", True), ("D", True), ("D confirmed", True), ("E", False),
 ])
-def test_only_session_pages_count_as_in_session_for_the_guardian(page, in_session):
+def test_guardian_reboots_for_a_killed_client_only_in_a_session(where, in_session):
+    assert kiosk_on(where).flow.in_session is in_session
+
+
+def test_boot_and_rebooting_pages_are_not_a_session():
     kiosk = Kiosk()
     kiosk.start()
-    kiosk.flow.page = page
-    assert kiosk.flow.in_session is in_session
+    assert not kiosk.flow.in_session
+    kiosk.play(SETUPS["C"] + [status(UNPAID)])
+    assert kiosk.flow.page is Page.REBOOTING and not kiosk.flow.in_session
 
 
 # --- debug keys ---------------------------------------------------------------------
@@ -665,6 +672,13 @@ def test_debug_jump_to_session_starts_its_polls_and_a_fresh_meter():
         ShowPage(Page.SESSION, "debug"), RequestStatus(), RequestReport()]
     kiosk.run_until(10)
     assert kiosk.flow.meter.elapsed(kiosk.now) == 3
+
+
+def test_session_entered_again_reports_at_once():
+    kiosk = kiosk_on("C")  # reported at 0 s, next report due at 10 s
+    kiosk.handle(report(Report(1)))
+    kiosk.play([Wait(2), jump(Page.STANDBY), Wait(1)])
+    assert RequestReport() in kiosk.handle(jump(Page.SESSION))
 
 
 def test_debug_jump_away_from_confirmed_end_cancels_the_reboot():
