@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import TypeVar
 
 import requests
+import urllib3
 
 from kiosk import contract
 
@@ -96,7 +97,9 @@ class Api:
                 if response.status_code != 200:
                     return contract.NetworkFault("http", f"HTTP {response.status_code}")
                 chunks, size = [], 0
-                for chunk in response.iter_content(8192):
+                # read1 returns what has arrived, so a server trickling bytes cannot hold
+                # the call past its deadline (iter_content waits for a full chunk).
+                while chunk := response.raw.read1(8192):
                     size += len(chunk)
                     if size > MAX_ANSWER_BYTES:
                         return contract.NetworkFault("too_large", f"over {MAX_ANSWER_BYTES} bytes")
@@ -104,8 +107,10 @@ class Api:
                         return contract.NetworkFault("timeout", "answer too slow")
                     chunks.append(chunk)
                 return b"".join(chunks)
-        except requests.Timeout as exc:
+        except (requests.Timeout, urllib3.exceptions.TimeoutError) as exc:
             return contract.NetworkFault("timeout", type(exc).__name__)
+        except urllib3.exceptions.HTTPError as exc:  # raised by raw.read1 itself
+            return contract.NetworkFault("connection", type(exc).__name__)
         except requests.ConnectionError as exc:
             return contract.NetworkFault("connection", type(exc).__name__)
         except (requests.RequestException, ValueError, OSError) as exc:

@@ -139,6 +139,20 @@ class _Reader:
         return value.rstrip("/")
 
 
+class _Loader(yaml.SafeLoader):
+    """YAML's safe loader, but ``0370011`` stays the text it looks like, not octal 126985."""
+
+
+def _int_or_text(loader: _Loader, node: yaml.ScalarNode) -> int | str:
+    value = loader.construct_scalar(node)
+    if isinstance(value, str) and len(value) > 1 and value.startswith("0") and value.isdigit():
+        return value
+    return yaml.SafeLoader.construct_yaml_int(loader, node)
+
+
+_Loader.add_constructor("tag:yaml.org,2002:int", _int_or_text)
+
+
 def read_yaml(path: Path) -> dict:
     """The file's mapping; unreadable or malformed files are a ConfigError."""
     try:
@@ -148,7 +162,7 @@ def read_yaml(path: Path) -> dict:
     except UnicodeDecodeError as exc:
         raise ConfigError(f"config file {path} is not UTF-8 text.") from exc
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_Loader)  # a SafeLoader subclass
     except yaml.YAMLError as exc:
         where = getattr(exc, "problem_mark", None)
         line = f" at line {where.line + 1}" if where else ""

@@ -172,12 +172,14 @@ def _guarded(parse):
 @_guarded
 def parse_status(answer: dict, client_id: str) -> StatusAnswer:
     """Read a ``status_client`` body: ``onlineStatus`` first, ``data`` when it is absent."""
-    if "onlineStatus" in answer:
+    if "onlineStatus" in answer and answer["onlineStatus"] is not None:
         status = _code(answer["onlineStatus"], "onlineStatus")
     else:
         status = _code(answer.get("data"), "data")
         if status == 0:
             return NotFound()
+        if "onlineStatus" in answer:  # null beside data 1: "succeeded", but no status given
+            raise _Malformed("onlineStatus is null")
     other = answer.get("clientId")
     if other not in (None, "") and str(other).strip() != client_id:
         return ForeignAnswer(str(other))

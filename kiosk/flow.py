@@ -342,7 +342,9 @@ class Flow:
             return []
         if self.confirmed:
             return []  # rule 6: offline itself turns the status to 3; that must not reboot
-        if self.routing:
+        if self.routing and self.page is Page.SCAN:
+            self.routing = False  # the customer is on B already: rule 2 applies as usual
+        elif self.routing:
             self.routing = False
             online = answer.online_status if isinstance(answer, Status) else WAITING
             target = STARTUP_ROUTES[online]
@@ -458,10 +460,17 @@ class Flow:
             self._report_sent = None
         if status_period and self._status_sent is None and now >= self._status_due:
             self._status_sent = now
-            self._status_due = now + getattr(self.timers, status_period)
+            self._status_due = _next_due(self._status_due, getattr(self.timers, status_period), now)
             commands.append(RequestStatus())
         if report_period and self._report_sent is None and now >= self._report_due:
             self._report_sent = now
-            self._report_due = now + getattr(self.timers, report_period)
+            self._report_due = _next_due(self._report_due, getattr(self.timers, report_period), now)
             commands.append(RequestReport())
         return commands
+
+
+def _next_due(due: float, period: float, now: float) -> float:
+    """A period after this one was due, so the loop's tick does not stretch every period;
+    after a long wait (an answer that came late) the count starts again from now."""
+    following = due + period
+    return following if following > now else now + period

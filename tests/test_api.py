@@ -385,8 +385,6 @@ def test_server_stalling_mid_answer_gives_a_fault_within_the_timeout(slow_server
     assert took < 5 * timeout_s
 
 
-@pytest.mark.xfail(reason="known gap: the deadline is only checked between 8 KiB chunks, so a "
-                   "server trickling a small answer holds the call until the answer is complete")
 def test_server_trickling_its_answer_gives_a_timeout_fault_within_the_deadline(slow_server):
     slow_server.mode = "trickle"  # each byte within the read timeout, 1.5 s in all
     timeout_s = 0.2

@@ -300,3 +300,12 @@ def test_values_passed_in_are_validated_like_a_file(tmp_path):
         config.load(tmp_path / "config.yaml", {"client": {"id": "1"}, "reboot": {"mode": "x"}})
     cfg = config.load(tmp_path / "config.yaml", {"client": {"id": "1"}})
     assert cfg.client_id == "1" and cfg.cache_dir == tmp_path / "cache"
+
+
+def test_client_id_with_leading_zero_is_kept_as_written(tmp_path):
+    cfg = load_text(tmp_path, "client:\n  id: 0370011\n")
+    assert cfg.client_id == "0370011"
+
+
+def test_plain_numeric_client_id_is_read_as_text(tmp_path):
+    assert load_text(tmp_path, "client:\n  id: 370011\n").client_id == "370011"

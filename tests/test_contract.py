@@ -65,6 +65,8 @@ def is_fault(answer: object) -> bool:
     pytest.param('{"onlineStatus":2,"clientId":" 370011 "}', Status(2), id="client-id-padded"),
     pytest.param('{"onlineStatus":2,"clientId":""}', Status(2), id="client-id-empty"),
     pytest.param('{"onlineStatus":2,"clientId":null}', Status(2), id="client-id-null"),
+    pytest.param('{"data":0,"onlineStatus":null,"clientId":null}', NotFound(),
+                 id="not-found-with-every-field-null"),
     pytest.param('{"onlineStatus":2,"duration":"30","cost":"39.6","charging":"1.32"}',
                  Status(2, 30, 39.6, 1.32), id="figures-as-strings"),
     pytest.param('{"onlineStatus":2,"msg":"上机中"}', Status(2), id="chinese-text"),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import pytest
 
@@ -777,3 +777,35 @@ def test_meter_restarts_from_server_figures_when_unpaid_session_resumes():
     kiosk.run_until(60)
     assert kiosk.flow.page is Page.SESSION
     assert kiosk.flow.meter.elapsed(kiosk.now) == 210
+
+
+def test_customer_on_scan_page_when_startup_answer_comes_goes_to_session_by_rule_2():
+    kiosk = Kiosk()
+    kiosk.start()
+    kiosk.play([status(FAULT), INPUT])
+    assert notable(kiosk.handle(status(IN_SESSION))) == [
+        flow.ShowPage(Page.SESSION, "rule2:onlineStatus=2")]
+
+
+def test_loop_ticks_that_come_late_do_not_stretch_the_poll_period():
+    """Ticks every 0.13 s (a busy PC): a 1 s report period still gives 60 reports a minute."""
+    timers = replace(TIMERS, session_report_s=1.0, session_poll_s=1.0)
+    core = flow.Flow(timers)
+    reports: list[float] = []
+
+    def answer_at_once(commands: list[flow.Command], now: float) -> None:
+        while commands:
+            command = commands.pop(0)
+            if isinstance(command, flow.RequestReport):
+                reports.append(now)
+                commands += core.handle(flow.ReportResult(now, Report(1)))
+            elif isinstance(command, flow.RequestStatus):
+                commands += core.handle(flow.StatusResult(now, IN_SESSION))
+
+    answer_at_once(core.handle(flow.Start(0.0)), 0.0)
+    assert core.page is Page.SESSION
+    now = 0.0
+    while now < 60.0:
+        now = round(now + 0.13, 2)
+        answer_at_once(core.handle(flow.Tick(now)), now)
+    assert len(reports) in (60, 61)
