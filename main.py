@@ -49,8 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         cfg = load_config(args.config, "kiosk-ui" if args.role == "ui" else "kiosk")
     except config.ConfigError as exc:
-        log.error("%s", exc)
-        print(f"kiosk: {exc}", file=sys.stderr)
+        log.error("%s", exc)  # one line on stderr (the console log) and in the log file
         return 2
     if args.role == "ui":
         from kiosk.app import run as run_ui

@@ -66,6 +66,10 @@ class KioskWindow:
         if self.mode != "locked":
             self.mode = "locked"
             if self.fullscreen:
+                # Cover the screen as a window first: without a window manager (X11 kiosks,
+                # Xvfb) set_fullscreen alone leaves the X window at the widget's size.
+                self.window.size = self.screen_size
+                self.window.position = (0, 0)
                 self.window.set_fullscreen(desktop=True)
             else:
                 self.window.set_windowed()

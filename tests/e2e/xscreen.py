@@ -559,11 +559,13 @@ def window_geometry(wid: int, screen: VirtualScreen | str) -> Rect:
 
 
 def click(x: int, y: int, screen: VirtualScreen | str, button: int = 1) -> None:
-    """Move the pointer to root coordinates ``(x, y)`` and click there (real X input)."""
-    _xrun(
-        ["xdotool", "mousemove", "--sync", str(x), str(y), "click", str(button)],
-        screen,
-    )
+    """Move the pointer to root coordinates ``(x, y)`` and click there (real X input).
+
+    No ``--sync``: it waits for a motion that never comes when the pointer is already
+    there (Xvfb starts it at the centre). The move and the click go over one X
+    connection, in order.
+    """
+    _xrun(["xdotool", "mousemove", str(x), str(y), "click", str(button)], screen)
 
 
 def _focus(window: int | None) -> list[str]:

@@ -1,0 +1,482 @@
+"""End-to-end tests: the real kiosk on a virtual X screen, driven like a customer would.
+
+Each test starts ``python main.py`` (guardian, embedded simulator, UI) with short
+timers, acts through real X input (xdotool) and the simulator's control API (the
+customer's phone), and checks what a user would see: screenshots by pixels and by
+decoding the QR codes, the window's place and size, and the JSON-lines trace for
+the page changes, reboots and their timing.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import pytest
+import yaml
+
+from . import xscreen
+from .kiosk_run import (
+    MAIN_PY,
+    PAY_QR_URL,
+    QR_URL,
+    ROOT,
+    Kiosk,
+    base_config,
+    deep_merge,
+    fill,
+    pids_with,
+    start_kiosk,
+)
+from .xscreen import VirtualScreen, wait_until
+
+pytestmark = pytest.mark.e2e
+
+SCREEN = (1280, 720)
+FULL = (0, 0, *SCREEN)
+WIDGET = (SCREEN[0] - 320 - 16, 16, 320, 180)  # top-right corner, 16 px from the edges
+FAR_FROM_WIDGET = (40, 260, 360, 400)  # left middle: neither the widget nor B's QR card
+REBOOTING_BGR = (24, 14, 10)  # kiosk/scenes/locked.py RebootingScene: fill((10, 14, 24))
+WIDGET_BUTTON_RED = (69, 64, 214)  # draw.DANGER (214, 64, 69) as BGR
+TIMERS = base_config(Path("/unused"))["timers"]  # the helper's short timers, for the bounds
+START_S = 15.0  # a cold start on a busy 2-core machine: Python, pygame, fonts, first answer
+
+
+# --------------------------------------------------------------------------- fixtures
+
+
+def require_tools() -> None:
+    """Skip on a developer machine without the X tools; fail in CI, which must have them."""
+    missing = xscreen.missing_tools()
+    if missing:
+        if os.environ.get("CI"):
+            pytest.fail(f"e2e tools missing in CI: {missing}")
+        pytest.skip(f"e2e tools missing: {missing} (apt-get install xvfb xdotool x11-apps)")
+
+
+@pytest.fixture(scope="module")
+def screen() -> Iterator[VirtualScreen]:
+    """One Xvfb for the module: each test's kiosk is stopped, so the next starts on a black root."""
+    require_tools()
+    with VirtualScreen(*SCREEN) as vs:
+        yield vs
+
+
+StartKiosk = Callable[..., Kiosk]
+
+
+@pytest.fixture
+def kiosk(screen: VirtualScreen, tmp_path: Path, request: pytest.FixtureRequest,
+          ) -> Iterator[StartKiosk]:
+    """A factory: ``kiosk({"timers": {...}})`` starts a kiosk; all are stopped afterwards.
+
+    On failure a screenshot is saved into ``tmp_path`` first, so what the screen showed
+    can be looked at. The session's failure count is already updated when fixtures are
+    torn down, which tells us without a conftest hook whether this test failed.
+    """
+    started: list[Kiosk] = []
+    failed_before = request.session.testsfailed
+
+    def start(overrides: dict[str, Any] | None = None) -> Kiosk:
+        k = start_kiosk(screen, tmp_path, overrides, name=f"kiosk{len(started)}")
+        started.append(k)
+        return k
+
+    try:
+        yield start
+    finally:
+        if request.session.testsfailed > failed_before:
+            path = snap(screen, tmp_path, "failure")
+            print(f"screenshot at failure: {path}")
+            for k in started:
+                print(k.logs())
+        survivors = []
+        for k in started:
+            try:
+                k.stop()
+            except AssertionError as exc:  # stop the others anyway, then report
+                survivors.append(str(exc))
+        assert not survivors, survivors
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def snap(screen: VirtualScreen, tmp_path: Path, name: str) -> Path | None:
+    """Save the screen as ``tmp_path/<name>.png`` (evidence for a failure); never raises."""
+    try:
+        return xscreen.save_png(xscreen.screenshot(screen), tmp_path / f"{name}.png")
+    except (xscreen.XScreenError, OSError, ValueError) as exc:
+        print(f"no screenshot: {exc}")
+        return None
+
+
+def press(k: Kiosk, name: str) -> None:
+    """Press a key in the UI's window (focused first: no window manager does it for us)."""
+    xscreen.key(name, k.screen, window=k.window())
+
+
+def qr_shown(screen: VirtualScreen, expected: str, timeout: float = 5.0) -> np.ndarray:
+    """Wait until the screen's QR codes decode to exactly ``[expected]``; the screenshot."""
+
+    def decoded() -> np.ndarray | Miss:
+        img = xscreen.screenshot(screen)
+        texts = xscreen.decode_qr(img)
+        return img if texts == [expected] else Miss(texts)
+
+    return wait_until(decoded, timeout, interval=0.1, message=f"QR {expected!r} not shown")
+
+
+class Miss:
+    """A falsy result for ``wait_until`` that still says what was seen instead."""
+
+    def __init__(self, seen: object) -> None:
+        self.seen = seen
+
+    def __bool__(self) -> bool:
+        return False
+
+    def __repr__(self) -> str:
+        return repr(self.seen)
+
+
+def geometry_is(k: Kiosk, rect: tuple[int, int, int, int], timeout: float = 5.0,
+                slack: int = 2) -> tuple[int, int, int, int]:
+    """Wait until the UI's window is at ``rect`` (give or take ``slack`` pixels)."""
+
+    def there() -> tuple[int, int, int, int] | Miss:
+        g = k.geometry()
+        return g if all(abs(a - b) <= slack for a, b in zip(g, rect, strict=True)) else Miss(g)
+
+    return wait_until(there, timeout, interval=0.05, message=f"window not at {rect}",
+                      ignore=(xscreen.XScreenError, AssertionError))  # a UI (re)starting
+
+
+def corners(size: int = 24) -> list[tuple[int, int, int, int]]:
+    """Small squares at the four corners of the screen."""
+    w, h = SCREEN
+    return [(0, 0, size, size), (w - size, 0, size, size), (0, h - size, size, size),
+            (w - size, h - size, size, size)]
+
+
+def on_standby(k: Kiosk) -> dict[str, Any]:
+    """Wait for the first page after start-up: A."""
+    return k.wait_scene("A", "startup", timeout=START_S)
+
+
+def to_scan(k: Kiosk, screen: VirtualScreen, at: tuple[int, int] = (200, 200)) -> dict[str, Any]:
+    """From A, click → B; the trace entry."""
+    since = k.mark()
+    xscreen.click(*at, screen)
+    return k.wait_scene("B", "input", timeout=3, since=since)
+
+
+def to_session(k: Kiosk, screen: VirtualScreen) -> dict[str, Any]:
+    """From start-up: A → B by a click, then the phone starts a session → C (widget in place)."""
+    on_standby(k)
+    to_scan(k, screen)
+    since = k.mark()
+    k.control("start")
+    entry = k.wait_scene("C", "rule2:onlineStatus=2", timeout=5, since=since)
+    geometry_is(k, WIDGET)
+    return entry
+
+
+def click_end_button(k: Kiosk) -> None:
+    """Click the widget's 结束上机 button (its bottom 52 px)."""
+    x, y, w, h = k.geometry()
+    xscreen.click(x + w // 2, y + h - 32, k.screen)
+
+
+def entries(k: Kiosk, since: int = 0, event: str | None = None) -> list[dict[str, Any]]:
+    return [e for e in k.trace()[since:] if event is None or e["event"] == event]
+
+
+# --------------------------------------------------------------------------- tests
+
+
+def test_standby_video_plays_and_a_click_shows_this_clients_qr(
+        screen: VirtualScreen, kiosk: StartKiosk) -> None:
+    k = kiosk()
+    first = on_standby(k)
+    assert k.trace()[0] == first  # A is the first traced page
+    geometry_is(k, FULL)
+    video = (0, 0, SCREEN[0], int(SCREEN[1] * 0.9))  # above the service bar
+
+    def moving() -> bool:
+        a = xscreen.screenshot(screen)
+        time.sleep(0.5)
+        b = xscreen.screenshot(screen)
+        x, y, w, h = video
+        changed = np.abs(a[y:y + h, x:x + w].astype(np.int16) - b[y:y + h, x:x + w]).max(axis=2)
+        not_black = float(b[y:y + h, x:x + w].mean()) > 8
+        return not_black and float((changed > 12).mean()) > 0.01
+
+    wait_until(moving, 8, interval=0, message="the standby video does not play")
+
+    clicked = time.time()
+    entry = to_scan(k, screen, at=(640, 300))
+    assert entry["ts"] - clicked < 1.0, "B came more than 1 s after the click"
+    img = qr_shown(screen, fill(QR_URL))
+    assert xscreen.decode_qr(img) == ["http://venue.example/h5/scan?clientId=370011"]
+
+
+def test_scan_page_goes_back_to_standby_when_nobody_touches_it(
+        screen: VirtualScreen, kiosk: StartKiosk) -> None:
+    k = kiosk()
+    on_standby(k)
+    b = to_scan(k, screen)
+    idle = TIMERS["scan_idle_s"]
+    a = k.wait_scene("A", "rule1:idle", timeout=idle + 3, since=k.trace().index(b))
+    waited = a["ts"] - b["ts"]
+    assert idle - 0.5 <= waited <= idle + 1.5, f"rule 1 after {waited:.2f}s, not {idle}s"
+    # The QR is gone again: A's video is back.
+    wait_until(lambda: xscreen.decode_qr(xscreen.screenshot(screen)) == [], 3,
+               message="the scan QR is still shown on A")
+
+
+def test_session_start_on_the_phone_shrinks_the_scan_page_to_the_corner_widget(
+        screen: VirtualScreen, kiosk: StartKiosk) -> None:
+    k = kiosk({"timers": {"scan_idle_s": 30}})
+    on_standby(k)
+    to_scan(k, screen)
+    scan = qr_shown(screen, fill(QR_URL))
+    scan_colour = xscreen.region_mean(scan, *FAR_FROM_WIDGET)
+    assert max(scan_colour) > 20, "B's background should not be black"
+
+    since = k.mark()
+    started = time.time()
+    k.control("start")
+    c = k.wait_scene("C", "rule2:onlineStatus=2", timeout=5, since=since)
+    assert c["ts"] - started <= TIMERS["scan_poll_s"] + 1.0
+
+    geometry_is(k, WIDGET)  # about 320x180, 16 px from the top and right edges
+
+    def uncovered() -> np.ndarray | None:
+        img = xscreen.screenshot(screen)
+        # No window manager: the root window is black where the kiosk no longer is.
+        return img if xscreen.is_mostly(img, FAR_FROM_WIDGET, (0, 0, 0), tolerance=8) else None
+
+    img = wait_until(uncovered, 3, message="the rest of the screen is still covered")
+    assert xscreen.decode_qr(img) == []
+    # The widget itself is drawn: its red 结束上机 button in the bottom 52 px.
+    button = (WIDGET[0] + 24, WIDGET[1] + WIDGET[3] - 46, 40, 10)
+    assert xscreen.is_mostly(img, button, WIDGET_BUTTON_RED, tolerance=30, fraction=0.8)
+
+
+def test_session_ended_on_the_phone_reboots_and_reports_meanwhile(
+        screen: VirtualScreen, kiosk: StartKiosk) -> None:
+    k = kiosk()
+    to_session(k, screen)
+
+    # Rule 4: in C the simulator receives a report about every session_report_s.
+    first, t0 = k.client()["reports"], time.monotonic()
+    time.sleep(3.0)
+    last, t1 = k.client()["reports"], time.monotonic()
+    expected = (t1 - t0) / TIMERS["session_report_s"]
+    assert abs((last - first) - expected) <= 1.5, f"{last - first} reports in {t1 - t0:.1f}s"
+
+    since = k.mark()
+    ended = time.time()
+    k.control("end")
+    reboot = k.wait_reboot("rule5:", timeout=5, since=since)
+    assert reboot["reason"] == "rule5:onlineStatus=3"
+    assert reboot["ts"] - ended <= TIMERS["session_poll_s"] + 1.0
+    geometry_is(k, FULL)  # locked again on 系统重启中
+
+
+def test_end_button_confirm_shows_the_pay_qr_and_reboots_on_its_own_timer(
+        screen: VirtualScreen, kiosk: StartKiosk) -> None:
+    k = kiosk()
+    to_session(k, screen)
+
+    since = k.mark()
+    click_end_button(k)
+    k.wait_scene("D", "end_pressed", timeout=3, since=since)
+    geometry_is(k, FULL)
+    press(k, "Escape")
+    k.wait_scene("C", "cancel", timeout=3, since=since)
+    geometry_is(k, WIDGET)
+    assert k.client()["status"] == 2, "Esc must not end the session"
+
+    since = k.mark()
+    click_end_button(k)
+    k.wait_scene("D", "end_pressed", timeout=3, since=since)
+    geometry_is(k, FULL)
+    confirm_from = time.time()
+    press(k, "Return")
+    confirm_to = time.time()
+
+    client = wait_until(lambda: (lambda c: c if c["offline_calls"] == 1 else None)(k.client()),
+                        3, message="offline was not called")
+    assert client["status"] == 3
+    qr_shown(screen, fill(PAY_QR_URL), timeout=TIMERS["after_confirm_reboot_s"] - 0.5)
+
+    delay = TIMERS["after_confirm_reboot_s"]
+    reboot = k.wait_reboot("", timeout=delay + 3, since=since)
+    # The server says 3 since offline, yet rule 5 must not reboot before rule 6.
+    assert reboot["reason"] == "rule6:after_confirm", entries(k, since)
+    assert confirm_from + delay - 0.5 <= reboot["ts"] <= confirm_to + delay + 1.5
+    assert k.client()["offline_calls"] == 1
+
+
+def test_unpaid_session_shows_the_pay_qr_after_the_reboot_until_paid(
+        screen: VirtualScreen, kiosk: StartKiosk) -> None:
+    k = kiosk()
+    to_session(k, screen)
+    since = k.mark()
+    k.control("end")
+    k.wait_reboot("rule5:onlineStatus=3", timeout=5, since=since)
+    # reboot.mode simulate: 系统重启中 for simulate_s, then start-up routing finds status 3.
+    k.wait_scene("E", "startup", timeout=5, since=since)
+    geometry_is(k, FULL)
+    qr_shown(screen, fill(PAY_QR_URL))
+
+    since = k.mark()
+    paid = time.time()
+    k.control("pay")
+    reboot = k.wait_reboot("rule7:", timeout=5, since=since)
+    assert reboot["reason"] == "rule7:onlineStatus=1"
+    assert reboot["ts"] - paid <= TIMERS["unpaid_poll_s"] + 1.0
+    k.wait_scene("A", "startup", timeout=5, since=since)  # free for the next customer
+
+
+def test_killing_the_widget_reboots_and_the_screen_stays_locked(
+        screen: VirtualScreen, kiosk: StartKiosk, tmp_path: Path) -> None:
+    marker = tmp_path / "rebooted.txt"
+    write_time = "import pathlib,sys,time; pathlib.Path(sys.argv[1]).write_text(str(time.time()))"
+    k = kiosk({"reboot": {"mode": "command", "command": [sys.executable, "-c", write_time,
+                                                          str(marker)]}})
+    to_session(k, screen)
+    old = k.ui_pid()
+    since = k.mark()
+    killed = time.time()
+    os.kill(old, signal.SIGKILL)
+
+    def rebooted_at() -> float | None:
+        try:
+            return float(marker.read_text())
+        except (OSError, ValueError):  # not there yet, or half written
+            return None
+
+    at = wait_until(rebooted_at, 5, interval=0.05, message="the reboot command did not run")
+    assert at - killed < 2.0, f"reboot command ran {at - killed:.2f}s after the kill"
+    k.wait_reboot("rule3:ui_closed_in_C", timeout=2, since=since)
+
+    new = k.ui_pid(timeout=5, other_than=old)
+    geometry_is(k, FULL)
+
+    def rebooting_page() -> np.ndarray | None:
+        img = xscreen.screenshot(screen)
+        locked = all(xscreen.is_mostly(img, rect, REBOOTING_BGR, tolerance=6) for rect in
+                     [*corners(), FAR_FROM_WIDGET, (WIDGET[0], WIDGET[1] + 40, 320, 100)])
+        return img if locked else None
+
+    wait_until(rebooting_page, 5, message="系统重启中 does not cover the screen")
+    time.sleep(2.0)  # long enough for any routing (status poll, simulate_s) to have happened
+    assert k.ui_pids() == [new]
+    assert entries(k, since, "scene") == [], "the kiosk left 系统重启中 by itself"
+    assert len(entries(k, since, "reboot")) == 1, "rebooted twice"
+    assert rebooted_at() == at, "the reboot command ran twice"
+    geometry_is(k, FULL, timeout=0.5)
+    assert rebooting_page() is not None, "系统重启中 is gone"
+
+
+def test_killing_the_standby_page_brings_it_straight_back(
+        screen: VirtualScreen, kiosk: StartKiosk) -> None:
+    k = kiosk()
+    on_standby(k)
+    old = k.ui_pid()
+    since = k.mark()
+    killed = time.monotonic()
+    os.kill(old, signal.SIGKILL)
+    new = k.ui_pid(timeout=3, other_than=old)
+    geometry_is(k, FULL, timeout=max(0.1, 3 - (time.monotonic() - killed)))
+    assert time.monotonic() - killed <= 3.0
+    k.wait_scene("A", "startup", timeout=START_S, since=since)
+    assert k.ui_pids() == [new]
+    assert entries(k, event="reboot") == []
+
+
+def test_server_background_fills_the_scan_page(
+        screen: VirtualScreen, kiosk: StartKiosk, tmp_path: Path) -> None:
+    files = tmp_path / "files"
+    files.mkdir()
+    magenta = (200, 0, 255)  # BGR of RGB (255, 0, 200): no page draws it by itself
+    assert cv2.imwrite(str(files / "background.png"), np.full((1080, 1920, 3), magenta, np.uint8))
+    k = kiosk({"simulator": {"files_dir": str(files)}, "timers": {"scan_idle_s": 30}})
+    on_standby(k)
+    cached = Path(k.config["media"]["cache_dir"]) / "background.png"
+    wait_until(cached.is_file, 10, message="background.png was not downloaded at start-up")
+    to_scan(k, screen)
+
+    def magenta_corners() -> np.ndarray | None:
+        img = xscreen.screenshot(screen)
+        ok = all(xscreen.is_mostly(img, rect, magenta, tolerance=12) for rect in corners())
+        return img if ok else None
+
+    wait_until(magenta_corners, 5, message="the server's background is not shown on B")
+    qr_shown(screen, fill(QR_URL))  # still scannable on top of it
+
+
+def test_invalid_config_stops_with_one_line_naming_the_key(
+        screen: VirtualScreen, tmp_path: Path) -> None:
+    config = deep_merge(base_config(tmp_path), {"timers": {"scan_idle_s": -1}})
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump(config), encoding="utf-8")
+    started = time.monotonic()
+    done = subprocess.run([sys.executable, str(MAIN_PY), "--config", str(bad)],
+                          env=screen.env({"PYGAME_HIDE_SUPPORT_PROMPT": "1"}), cwd=str(ROOT),
+                          stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=10)
+    assert time.monotonic() - started < 10
+    assert done.returncode == 2, done
+    naming = [line for line in done.stderr.splitlines() if "timers.scan_idle_s" in line]
+    assert len(naming) == 1, f"want one line naming the key, stderr was:\n{done.stderr}"
+    assert "Traceback" not in done.stdout + done.stderr
+    assert pids_with("--config", str(bad)) == []
+    # No window was opened: the root is black from edge to edge.
+    assert xscreen.is_mostly(xscreen.screenshot(screen), FULL, (0, 0, 0), tolerance=0,
+                             fraction=1.0)
+
+
+def test_system_keys_on_standby_only_open_the_scan_page(
+        screen: VirtualScreen, kiosk: StartKiosk) -> None:
+    k = kiosk({"timers": {"scan_idle_s": 30}, "debug": False})
+    on_standby(k)
+    ui = k.ui_pid()
+    since = k.mark()
+    press(k, "alt+F4")  # any key on A opens B; Alt+F4 closes nothing
+    k.wait_scene("B", "input", timeout=3, since=since)
+    for name in ("F1", "F2", "F3", "F4", "F5", "Escape", "alt+F4", "F12"):
+        press(k, name)
+    qr_shown(screen, fill(QR_URL))
+    assert k.proc is not None and k.proc.poll() is None, "the guardian stopped"
+    assert k.ui_pids() == [ui], "the UI was closed or restarted"
+    assert [(e["scene"], e["reason"]) for e in entries(k, since)] == [("B", "input")]
+    geometry_is(k, FULL, timeout=0.5)
+
+
+def test_debug_keys_jump_to_the_widget_and_f12_stops_the_kiosk(
+        screen: VirtualScreen, kiosk: StartKiosk) -> None:
+    k = kiosk({"debug": True})
+    on_standby(k)
+    # A real session on the server: a jump into C without one ends in a rule 5 reboot
+    # (the report answers 0), which is right but not what this test is about.
+    k.control("start")  # A does not poll, so the kiosk stays on A
+    since = k.mark()
+    press(k, "F3")
+    k.wait_scene("C", "debug", timeout=3, since=since)
+    geometry_is(k, WIDGET)
+    press(k, "F12")
+    assert k.proc is not None
+    assert k.proc.wait(timeout=10) == 0
+    wait_until(lambda: k.pids() == [], 5, message="kiosk processes left after F12")
+    assert entries(k, event="reboot") == []
