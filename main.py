@@ -24,11 +24,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--config", type=Path, default=HERE / "config.yaml",
                         help="config file (default: config.yaml next to main.py)")
     hidden = argparse.SUPPRESS  # the guardian and the UI start each other with these
-    parser.add_argument("--role", choices=("guardian", "ui"), default="guardian", help=hidden)
+    parser.add_argument("--role", choices=("guardian", "ui", "simulator"), default="guardian",
+                        help=hidden)
     parser.add_argument("--server-url", help=hidden)
     parser.add_argument("--rebooting", help=hidden)
     parser.add_argument("--ui-pid", type=int, help=hidden)
-    return parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra and args.role != "simulator":
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    args.simulator_args = extra
+    return args
 
 
 def load_config(path: Path, log_name: str) -> config.Config:
@@ -46,6 +51,11 @@ def load_config(path: Path, log_name: str) -> config.Config:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.role == "simulator":  # the embedded simulator's own process
+        from kiosk.simulator.__main__ import main as run_simulator
+
+        run_simulator(args.simulator_args)
+        return 0
     try:
         cfg = load_config(args.config, "kiosk-ui" if args.role == "ui" else "kiosk")
     except config.ConfigError as exc:

@@ -18,12 +18,12 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import BinaryIO
 
 from kiosk.config import Config
 from kiosk.logs import Trace
-from kiosk.platform import Rebooter
+from kiosk.platform import Rebooter, self_argv
+from kiosk.simulator.embedded import EmbeddedSimulator
 
 log = logging.getLogger(__name__)
 
@@ -31,14 +31,6 @@ SESSION_PAGES = frozenset({"C", "D"})
 REBOOTING_PAGE = "R"
 HEARTBEAT_S = 1.0
 QUICK_DEATH_S = 5.0  # a UI dying sooner than this, again and again, is backed off
-MAIN_PY = Path(__file__).resolve().parent.parent / "main.py"
-
-
-def self_argv(*args: str) -> list[str]:
-    """Run this program again with ``args`` (a frozen build is its own interpreter)."""
-    if getattr(sys, "frozen", False):
-        return [sys.executable, *args]
-    return [sys.executable, str(MAIN_PY), *args]
 
 
 @dataclass
@@ -94,7 +86,7 @@ class Guardian:
     def decide(self, seen: Watch) -> bool:
         """After the UI went: reboot or restart it. Returns False when the kiosk should stop."""
         if seen.quit or self.stopping.is_set():
-            log.info("UI asked to stop the kiosk")
+            log.info("kiosk stopped on purpose (%s)", "debug exit" if seen.quit else "signal")
             return False
         if seen.page in SESSION_PAGES:
             reason = f"rule3:ui_closed_in_{seen.page}"
@@ -159,33 +151,15 @@ class Guardian:
             self.child.terminate()
 
 
-def start_simulator(config: Config, port: int | None = None, *, adopted: bool = False) -> str:
-    """Start the embedded backend in this process; returns its base URL.
-
-    An adopting guardian's stdout is the pipe to the UI, so it announces on stderr.
-    """
-    from kiosk.simulator import Simulator
-
-    sim = config.simulator
-    simulator = Simulator(rate_per_min=sim.rate_per_min, report_timeout_s=sim.report_timeout_s,
-                          files_dir=sim.files_dir, service_num=sim.service_num)
-    wanted = sim.port if port is None else port
-    try:
-        url = simulator.start("127.0.0.1", wanted)
-    except OSError:
-        log.warning("port %d is busy; the simulator takes a free one", wanted)
-        url = simulator.start("127.0.0.1", 0)
-    print(f"模拟后台 (embedded simulator) control page: {url}/", flush=True,
-          file=sys.stderr if adopted else sys.stdout)
-    log.info("embedded simulator at %s", url)
-    return url
-
-
 def run(config: Config, *, server_url: str | None = None, adopt: bool = False) -> int:
-    """The guardian process's main: optional simulator, then the watch loop."""
-    if config.embedded:
-        port = int(server_url.rsplit(":", 1)[1]) if server_url else None
-        server_url = start_simulator(config, port, adopted=adopt)
+    """The guardian process's main: the embedded simulator if asked for, then the watch."""
+    simulator = EmbeddedSimulator(config) if config.embedded else None
+    if simulator is not None:
+        port = int(server_url.rsplit(":", 1)[1]) if server_url else config.simulator.port
+        server_url = simulator.start(port)
+        # An adopting guardian's stdout is the pipe to the UI: announce on stderr there.
+        print(f"模拟后台 (embedded simulator) control page: {server_url}/", flush=True,
+              file=sys.stderr if adopt else sys.stdout)
     url = server_url or config.base_url
     guardian = Guardian(config, url, Rebooter(config.reboot_mode, config.reboot_command,
                                               Trace(config.trace)))
@@ -197,12 +171,16 @@ def run(config: Config, *, server_url: str | None = None, adopt: bool = False) -
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
     log.info("guardian %d started (server %s)", os.getpid(), url)
-    if adopt:
-        stop_beats = threading.Event()
-        threading.Thread(target=heartbeat, args=(sys.stdout.buffer, stop_beats), daemon=True,
-                         name="heartbeat").start()
-        carry_on = guardian.adopt(sys.stdin.buffer)
-        stop_beats.set()
-        if not carry_on:
-            return 0
-    return guardian.run()
+    try:
+        if adopt:
+            stop_beats = threading.Event()
+            threading.Thread(target=heartbeat, args=(sys.stdout.buffer, stop_beats),
+                             daemon=True, name="heartbeat").start()
+            carry_on = guardian.adopt(sys.stdin.buffer)
+            stop_beats.set()
+            if not carry_on:
+                return 0
+        return guardian.run()
+    finally:
+        if simulator is not None:
+            simulator.stop()

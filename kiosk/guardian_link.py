@@ -14,7 +14,8 @@ import sys
 import threading
 from typing import BinaryIO
 
-from kiosk.guardian import HEARTBEAT_S, self_argv
+from kiosk.guardian import HEARTBEAT_S
+from kiosk.platform import detached, self_argv
 
 log = logging.getLogger(__name__)
 
@@ -81,11 +82,9 @@ class GuardianLink:
 
     def _respawn(self) -> None:
         argv = self_argv(*self._args, "--ui-pid", str(os.getpid()))
-        options: dict = {"stdin": subprocess.PIPE, "stdout": subprocess.PIPE}
-        if sys.platform != "win32":
-            options["start_new_session"] = True  # not killed along with our process group
-        try:
-            child = subprocess.Popen(argv, **options)
+        try:  # detached: not killed along with our process group
+            child = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     **detached())
         except OSError as exc:
             log.error("cannot start a new guardian: %s", exc)
             self._closed.wait(1.0)

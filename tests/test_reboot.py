@@ -33,14 +33,15 @@ class Spawned:
         self.calls.append((argv, options))
 
 
-def test_windows_reboot_runs_shutdown_without_posix_options(tmp_path):
+def test_windows_reboot_runs_shutdown_in_its_own_process_group(tmp_path):
     spawn = Spawned()
     trace = tmp_path / "trace.jsonl"
     rebooter = Rebooter("system", [], Trace(trace), platform="win32", spawn=spawn)
     assert rebooter.reboot("rule5:onlineStatus=3")
     (argv, options), = spawn.calls
     assert argv == ["shutdown", "/r", "/t", "0", "/f"]
-    assert "start_new_session" not in options
+    assert "start_new_session" not in options  # a POSIX-only option would raise on Windows
+    assert options["creationflags"] == 0x200  # CREATE_NEW_PROCESS_GROUP
     line = json.loads(trace.read_text(encoding="utf-8"))
     assert line["event"] == "reboot" and line["reason"] == "rule5:onlineStatus=3"
 

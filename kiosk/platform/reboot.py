@@ -8,6 +8,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from kiosk.logs import Trace
+from kiosk.platform.process import detached
 
 log = logging.getLogger(__name__)
 
@@ -47,9 +48,7 @@ class Rebooter:
         if not self.argv:
             return True
         options: dict = {"stdin": subprocess.DEVNULL, "stdout": subprocess.DEVNULL,
-                         "close_fds": True}
-        if self.platform != "win32":
-            options["start_new_session"] = True  # outlives the kiosk it is rebooting
+                         "close_fds": True, **detached(self.platform)}  # outlives the kiosk
         try:
             self._spawn(self.argv, **options)
         except OSError as exc:
