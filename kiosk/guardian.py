@@ -93,7 +93,9 @@ class Guardian:
             self.rebooting = reason
             self.rebooter.reboot(reason)
         elif seen.page == REBOOTING_PAGE and not self.rebooter.simulated:
+            # The UI had started the reboot itself: never reboot twice, never unlock.
             log.warning("UI closed while the machine reboots; starting it locked again")
+            self.rebooting = self.rebooting or "ui_closed_while_rebooting"
         else:
             log.warning("UI closed on page %s; starting it again", seen.page)
             self.rebooting = None

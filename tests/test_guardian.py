@@ -78,6 +78,14 @@ def test_ui_closed_while_the_machine_reboots_is_not_rebooted_twice(cfg):
     assert "--rebooting" in guardian.ui_argv()  # still locked on 系统重启中
 
 
+def test_ui_closed_after_its_own_reboot_command_comes_back_locked(cfg):
+    rebooter = FakeRebooter(mode="command")
+    guardian = Guardian(cfg, "http://127.0.0.1:9", rebooter)
+    guardian.decide(Watch(page="R"))  # rule 5, 6 or 7 rebooted from inside the UI
+    assert rebooter.reboots == []
+    assert "--rebooting" in guardian.ui_argv()
+
+
 def test_simulated_reboot_page_closing_restarts_the_ui_normally(cfg):
     guardian = Guardian(cfg, "http://127.0.0.1:9", FakeRebooter(mode="simulate"))
     guardian.rebooting = "rule5:onlineStatus=3"
