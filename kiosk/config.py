@@ -71,8 +71,27 @@ class _Reader:
     def __init__(self, data: dict, folder: Path) -> None:
         self.data = data
         self.folder = folder
+        self.known: set[str] = set()
+
+    def unknown(self) -> list[str]:
+        """Keys in the file that nothing reads: most likely typing mistakes."""
+        found: list[str] = []
+
+        def walk(node: dict, prefix: str) -> None:
+            for name, value in node.items():
+                key = f"{prefix}{name}"
+                if key in self.known:
+                    continue
+                if isinstance(value, dict) and any(k.startswith(key + ".") for k in self.known):
+                    walk(value, key + ".")
+                else:
+                    found.append(key)
+
+        walk(self.data, "")
+        return found
 
     def raw(self, key: str, default: Any) -> Any:
+        self.known.add(key)
         node: Any = self.data
         for part in key.split("."):
             if not isinstance(node, dict):
@@ -216,7 +235,7 @@ def load(path: Path, data: dict | None = None) -> Config:
         files_dir=r.path("simulator.files_dir", None),
         service_num=r.text("simulator.service_num", "13738196887") or "",
     )
-    return Config(
+    cfg = Config(
         path=path,
         base_url=base_url,
         files_base_url=r.url("server.files_base_url", None),
@@ -239,6 +258,9 @@ def load(path: Path, data: dict | None = None) -> Config:
         debug=r.flag("debug", False),
         simulator=simulator,
     )
+    for key in r.unknown():
+        log.warning("config key %s is not one this program knows; it is ignored", key)
+    return cfg
 
 
 def fill(template: str, *, client_id: str, base_url: str) -> str:

@@ -309,3 +309,18 @@ def test_client_id_with_leading_zero_is_kept_as_written(tmp_path):
 
 def test_plain_numeric_client_id_is_read_as_text(tmp_path):
     assert load_text(tmp_path, "client:\n  id: 370011\n").client_id == "370011"
+
+
+def test_misspelt_key_is_named_in_the_log_but_does_not_stop_the_kiosk(tmp_path, caplog):
+    cfg = load_text(tmp_path, "client: {id: '7'}\ntimers:\n  scan_idel_s: 5\n  scan_poll_s: 2\n"
+                              "extra_section: {a: 1}\n")
+    assert cfg.timers.scan_poll_s == 2 and cfg.timers.scan_idle_s == 30
+    assert "timers.scan_idel_s" in caplog.text and "extra_section" in caplog.text
+    assert "scan_poll_s" not in caplog.text
+
+
+def test_shipped_configs_have_no_unknown_keys(caplog):
+    root = Path(__file__).resolve().parent.parent
+    for name in ("config.yaml", "config.example-venue.yaml"):
+        config.load(root / name)
+    assert "not one this program knows" not in caplog.text
