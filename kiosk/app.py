@@ -11,15 +11,18 @@ import logging
 import os
 import signal
 import time
+from collections.abc import Callable
 
 import pygame
 
 from kiosk.config import Config, fill
 from kiosk.flow import (
     Cancel,
+    Command,
     Confirm,
     DebugJump,
     EndPressed,
+    Event,
     Flow,
     OfflineResult,
     Page,
@@ -76,11 +79,11 @@ class App:
         self._build()
         now = time.monotonic()
         if self.rebooting:
-            self._run_commands(self.flow.handle(Rebooted(now, self.rebooting)), now)
+            self._feed(Rebooted(now, self.rebooting), now)
             if self.rebooter.simulated:
                 self.start_at = now + self.config.reboot_simulate_s
         else:
-            self._run_commands(self.flow.handle(Start(now)), now)
+            self._feed(Start(now), now)
         clock = pygame.time.Clock()
         try:
             while self.running:
@@ -93,7 +96,7 @@ class App:
 
     def _build(self) -> None:
         from kiosk.api import Api
-        from kiosk.media import ITEMS, MediaCache
+        from kiosk.media import BACKGROUND, VIDEO, MediaCache
         from kiosk.scenes.base import Context
         from kiosk.scenes.end import EndScene
         from kiosk.scenes.locked import BootScene, RebootingScene
@@ -111,8 +114,8 @@ class App:
         qr = {"client_id": config.client_id, "base_url": self.server_url}
         self.ctx = Context(flow=self.flow, client_id=config.client_id,
                            scan_qr=fill(config.qr_url, **qr), pay_qr=fill(config.pay_qr_url, **qr),
-                           background=self.media.current(ITEMS[0]),
-                           video=self.media.current(ITEMS[1]), debug=config.debug)
+                           background=self.media.current(BACKGROUND),
+                           video=self.media.current(VIDEO), debug=config.debug)
         self.scenes = {scene.page: scene(self.ctx) for scene in (
             BootScene, StandbyScene, ScanScene, SessionScene, EndScene, UnpaidScene,
             RebootingScene)}
@@ -141,12 +144,23 @@ class App:
     def _step(self) -> None:
         now = time.monotonic()
         for event in pygame.event.get():
-            self._on_event(event, now)
+            self._guarded(self._on_event, event, now)
         if self.start_at is not None and now >= self.start_at:
             self.start_at = None
-            self._run_commands(self.flow.handle(Start(now)), now)
-        self._run_commands(self.flow.handle(Tick(now)), now)
+            self._guarded(self._feed, Start(now), now)
+        self._guarded(self._feed, Tick(now), now)
         self._draw(now)
+
+    def _guarded(self, handler: Callable[..., None], *args: object) -> None:
+        """A bug in one event's handling is logged and skipped: it must never end the UI,
+        which in a session would reboot the PC and cost the customer their session."""
+        try:
+            handler(*args)
+        except Exception:
+            log.exception("failed to handle %r on page %s", args[0], self.flow.page.value)
+
+    def _feed(self, event: Event, now: float) -> None:
+        self._run_commands(self.flow.handle(event), now)
 
     def _on_event(self, event: pygame.event.Event, now: float) -> None:
         if event.type == self.answer_event:
@@ -163,15 +177,15 @@ class App:
             return
         intent = self.scene.handle_event(event)
         if intent == "input":
-            self._run_commands(self.flow.handle(UserInput(now)), now)
+            self._feed(UserInput(now), now)
         elif intent in INTENTS:
-            self._run_commands(self.flow.handle(INTENTS[intent](now)), now)
+            self._feed(INTENTS[intent](now), now)
 
     def _debug_key(self, event: pygame.event.Event, now: float) -> bool:
         pages = {pygame.K_F1: Page.STANDBY, pygame.K_F2: Page.SCAN, pygame.K_F3: Page.SESSION,
                  pygame.K_F4: Page.END, pygame.K_F5: Page.UNPAID}
         if event.key in pages:
-            self._run_commands(self.flow.handle(DebugJump(now, pages[event.key])), now)
+            self._feed(DebugJump(now, pages[event.key]), now)
             return True
         if event.key == pygame.K_F12:
             self._quit()
@@ -180,21 +194,21 @@ class App:
 
     def _on_answer(self, kind: str, answer: object, now: float) -> None:
         from kiosk.contract import ServiceNumber
-        from kiosk.media import ITEMS
+        from kiosk.media import BACKGROUND, VIDEO
 
         if kind in RESULTS:
-            self._run_commands(self.flow.handle(RESULTS[kind](now, answer)), now)
+            self._feed(RESULTS[kind](now, answer), now)
         elif kind == "service" and isinstance(answer, ServiceNumber):
             if answer.number != self.ctx.service_number:
                 self.ctx.service_number = answer.number
                 self.scene.media_changed()
         elif kind == "media":
-            self.ctx.background = self.media.current(ITEMS[0])
-            self.ctx.video = self.media.current(ITEMS[1])
+            self.ctx.background = self.media.current(BACKGROUND)
+            self.ctx.video = self.media.current(VIDEO)
             for scene in self.scenes.values():
                 scene.media_changed()
 
-    def _run_commands(self, commands: list, now: float) -> None:
+    def _run_commands(self, commands: list[Command], now: float) -> None:
         for command in commands:
             if isinstance(command, ShowPage):
                 self._show(command.page, now)
@@ -248,10 +262,9 @@ class App:
         self.running = False
 
     def _stop_workers(self) -> None:
-        for caller in getattr(self, "callers", {}).values():
+        for caller in self.callers.values():
             caller.stop()
-        if hasattr(self, "refresher"):
-            self.refresher.stop()
+        self.refresher.stop()
 
 
 def run(config: Config, *, server_url: str, rebooting: str | None,

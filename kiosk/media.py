@@ -59,11 +59,10 @@ class Item:
     max_bytes: int
 
 
-ITEMS = (
-    Item("background", "/files/background.png", "background.png", BUNDLED_BACKGROUND, png_ok,
-         32 * 1024 * 1024),
-    Item("video", "/files/video.mp4", "video.mp4", BUNDLED_VIDEO, video_ok, 512 * 1024 * 1024),
-)
+BACKGROUND = Item("background", "/files/background.png", "background.png", BUNDLED_BACKGROUND,
+                  png_ok, 32 * 1024 * 1024)
+VIDEO = Item("video", "/files/video.mp4", "video.mp4", BUNDLED_VIDEO, video_ok, 512 * 1024 * 1024)
+ITEMS = (BACKGROUND, VIDEO)
 
 
 class MediaCache:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import pygame
@@ -24,7 +24,6 @@ class Context:
     background: Path | None = None
     video: Path | None = None
     debug: bool = False
-    debug_lines: list[str] = field(default_factory=list)
 
 
 class Scene:
