@@ -140,7 +140,8 @@ class Kiosk:
     # --- life cycle
 
     def start(self, timeout: float = 15.0) -> Kiosk:
-        """Write the config, start ``main.py`` and wait for the simulator's control line."""
+        """Write the config, start ``main.py`` and wait for the simulator's control line
+        (with ``server.base_url: embedded``; a test's own backend is ready already)."""
         self.config_path.write_text(yaml.safe_dump(self.config, allow_unicode=True),
                                     encoding="utf-8")
         with self.out_path.open("wb") as out, self.err_path.open("wb") as err:
@@ -149,6 +150,9 @@ class Kiosk:
                 env={"PYGAME_HIDE_SUPPORT_PROMPT": "1", "PYTHONUNBUFFERED": "1"},
                 stdout=out, stderr=err, cwd=str(ROOT),
             )
+        if self.config["server"]["base_url"] != "embedded":  # a backend of the test's own
+            self.base_url = self.config["server"]["base_url"]
+            return self
         self.base_url = wait_until(self._control_url, timeout, interval=0.05,
                                    message=f"no control page line from the kiosk\n{self.logs()}")
         return self

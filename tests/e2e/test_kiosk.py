@@ -24,7 +24,9 @@ import pytest
 import yaml
 
 from . import xscreen
+from .fault_server import FaultServer
 from .kiosk_run import (
+    CLIENT_ID,
     MAIN_PY,
     PAY_QR_URL,
     QR_URL,
@@ -425,6 +427,49 @@ def test_server_background_fills_the_scan_page(
 
     wait_until(magenta_corners, 5, message="the server's background is not shown on B")
     qr_shown(screen, fill(QR_URL))  # still scannable on top of it
+
+
+def test_server_standby_video_replaces_the_bundled_one(
+        screen: VirtualScreen, kiosk: StartKiosk, tmp_path: Path) -> None:
+    files = tmp_path / "files"
+    files.mkdir()
+    green = (0, 255, 0)  # BGR: the bundled clip is blue and teal, never pure green
+    writer = cv2.VideoWriter(str(files / "video.mp4"), cv2.VideoWriter_fourcc(*"mp4v"), 25,
+                             (320, 180))
+    for _ in range(25):
+        writer.write(np.full((180, 320, 3), green, np.uint8))
+    writer.release()
+    k = kiosk({"simulator": {"files_dir": str(files)}})
+    on_standby(k)
+    video_area = (0, 0, SCREEN[0], int(SCREEN[1] * 0.85))  # above the service-number bar
+
+    def green_video() -> np.ndarray | None:
+        img = xscreen.screenshot(screen)
+        return img if xscreen.is_mostly(img, video_area, green, tolerance=40) else None
+
+    wait_until(green_video, 15, message="the server's standby video is not on page A")
+
+
+def test_network_faults_in_a_session_never_reboot_nor_change_the_page(
+        screen: VirtualScreen, kiosk: StartKiosk) -> None:
+    with FaultServer(CLIENT_ID) as backend:
+        k = kiosk({"server": {"base_url": backend.url}})
+        k.wait_scene("C", "startup", timeout=START_S)
+        geometry_is(k, WIDGET)
+        ui = k.ui_pid()
+        backend.mode = "faults"
+        every_fault = set(FaultServer.STATUS_FAULTS) | set(FaultServer.REPORT_FAULTS)
+        wait_until(lambda: every_fault <= {kind for _, kind in backend.requests}, 30,
+                   message="the backend did not play every fault")
+        time.sleep(TIMERS["session_poll_s"] * 2)  # the last answers reach the page too
+        assert entries(k, event="reboot") == []
+        assert [e["scene"] for e in entries(k, event="scene")] == ["C"]
+        assert k.ui_pid() == ui
+        geometry_is(k, WIDGET)
+        since = k.mark()
+        backend.mode = "ended"  # the real end still reboots, on time
+        k.wait_reboot("rule5:onlineStatus=3", timeout=TIMERS["session_poll_s"] + 1 + 2,
+                      since=since)
 
 
 def test_invalid_config_stops_with_one_line_naming_the_key(
