@@ -24,6 +24,7 @@ import pytest
 import yaml
 
 from . import xscreen
+from .conftest import SCREEN
 from .fault_server import FaultServer
 from .kiosk_run import (
     CLIENT_ID,
@@ -42,7 +43,6 @@ from .xscreen import VirtualScreen, wait_until
 
 pytestmark = pytest.mark.e2e
 
-SCREEN = (1280, 720)
 FULL = (0, 0, *SCREEN)
 WIDGET = (SCREEN[0] - 320 - 16, 16, 320, 180)  # top-right corner, 16 px from the edges
 FAR_FROM_WIDGET = (40, 260, 360, 400)  # left middle: neither the widget nor B's QR card
@@ -55,21 +55,6 @@ START_S = 15.0  # a cold start on a busy 2-core machine: Python, pygame, fonts, 
 # --------------------------------------------------------------------------- fixtures
 
 
-def require_tools() -> None:
-    """Skip on a developer machine without the X tools; fail in CI, which must have them."""
-    missing = xscreen.missing_tools()
-    if missing:
-        if os.environ.get("CI"):
-            pytest.fail(f"e2e tools missing in CI: {missing}")
-        pytest.skip(f"e2e tools missing: {missing} (apt-get install xvfb xdotool x11-apps)")
-
-
-@pytest.fixture(scope="module")
-def screen() -> Iterator[VirtualScreen]:
-    """One Xvfb for the module: each test's kiosk is stopped, so the next starts on a black root."""
-    require_tools()
-    with VirtualScreen(*SCREEN) as vs:
-        yield vs
 
 
 StartKiosk = Callable[..., Kiosk]

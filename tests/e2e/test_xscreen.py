@@ -21,6 +21,7 @@ import numpy as np
 import pytest
 
 from . import xscreen
+from .conftest import require_tools
 from .xscreen import VirtualScreen
 
 WIN_POS = (120, 80)
@@ -84,20 +85,6 @@ APP_SOURCE = textwrap.dedent(
 pytestmark = pytest.mark.e2e
 
 
-def require_tools() -> None:
-    """Skip on a developer machine without the X tools; fail in CI, which must have them."""
-    missing = xscreen.missing_tools()
-    if missing:
-        if os.environ.get("CI"):
-            pytest.fail(f"e2e tools missing in CI: {missing}")
-        pytest.skip(f"e2e tools missing: {missing} (apt-get install xvfb xdotool x11-apps)")
-
-
-@pytest.fixture(scope="module")
-def screen() -> Iterator[VirtualScreen]:
-    require_tools()
-    with VirtualScreen(1280, 720) as vs:
-        yield vs
 
 
 @dataclass
