@@ -26,6 +26,11 @@ HEADERS = {"Accept": "application/json", "User-Agent": "kiosk-client"}
 T = TypeVar("T")
 
 
+def timeouts(timeout_s: float) -> tuple[float, float]:
+    """requests' (connect, read) timeouts: a host that is down is given up on quickly."""
+    return min(CONNECT_TIMEOUT_S, timeout_s), timeout_s
+
+
 class FaultLog:
     """Logs a fault when its kind changes and at most once a minute otherwise."""
 
@@ -90,9 +95,9 @@ class Api:
     def _get(self, path: str, params: dict) -> bytes | contract.NetworkFault:
         """GET with a deadline on the whole answer and a cap on its size."""
         deadline = time.monotonic() + self.timeout_s
-        timeout = (min(CONNECT_TIMEOUT_S, self.timeout_s), self.timeout_s)
         try:
-            with self.session.get(self.base_url + path, params=params, timeout=timeout,
+            with self.session.get(self.base_url + path, params=params,
+                                  timeout=timeouts(self.timeout_s),
                                   stream=True) as response:
                 if response.status_code != 200:
                     return contract.NetworkFault("http", f"HTTP {response.status_code}")

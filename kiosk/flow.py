@@ -41,7 +41,6 @@ class Page(StrEnum):
     REBOOTING = "R"  # "系统重启中": locked, waits for the machine to go down
 
 
-LOCKED_PAGES = frozenset({Page.BOOT, Page.STANDBY, Page.SCAN, Page.UNPAID, Page.REBOOTING})
 SESSION_PAGES = frozenset({Page.SESSION, Page.END})  # rule 3: a killed client reboots here
 
 
@@ -262,7 +261,6 @@ class Flow:
         self.offline_pending = False
         self.notice: str | None = None
         self.notice_until = 0.0
-        self.last_reboot: str | None = None
         self._last_input = 0.0
         self._not_found = 0
         self._status_due = now
@@ -276,10 +274,6 @@ class Flow:
     def confirmed(self) -> bool:
         """D after confirmation: the pay QR and the countdown to the reboot."""
         return self.confirmed_at is not None
-
-    @property
-    def in_session(self) -> bool:
-        return self.page in SESSION_PAGES
 
     @property
     def reboot_at(self) -> float | None:
@@ -435,7 +429,6 @@ class Flow:
 
     def _reboot(self, reason: str) -> list[Command]:
         self.page = Page.REBOOTING
-        self.last_reboot = reason
         return [ShowPage(Page.REBOOTING, reason), Reboot(reason)]
 
     def _timers(self, now: float) -> list[Command]:

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import BinaryIO
 
+from kiosk import flow
 from kiosk.config import Config
 from kiosk.logs import Trace
 from kiosk.platform import Rebooter, self_argv
@@ -27,8 +28,9 @@ from kiosk.simulator.embedded import EmbeddedSimulator
 
 log = logging.getLogger(__name__)
 
-SESSION_PAGES = frozenset({"C", "D"})
-REBOOTING_PAGE = "R"
+# The pages as the UI names them over the pipe; which ones are a session is the flow's fact.
+SESSION_PAGES = frozenset(page.value for page in flow.SESSION_PAGES)
+REBOOTING_PAGE = flow.Page.REBOOTING.value
 HEARTBEAT_S = 1.0
 QUICK_DEATH_S = 5.0  # a UI dying sooner than this, again and again, is backed off
 
@@ -54,14 +56,21 @@ def watch(lines: BinaryIO, on_page: Callable[[str], None] = lambda page: None) -
     return seen
 
 
-def heartbeat(pipe: BinaryIO, stop: threading.Event) -> None:
-    """Tell the UI we are alive; the UI starts a new guardian when this pipe closes."""
-    while not stop.wait(HEARTBEAT_S):
-        try:
-            pipe.write(b"alive\n")
-            pipe.flush()
-        except (OSError, ValueError):
-            return
+def heartbeat(pipe: BinaryIO) -> threading.Event:
+    """Tell the UI we are alive (the UI starts a new guardian when this pipe closes)
+    until the returned event is set."""
+    stop = threading.Event()
+
+    def beat() -> None:
+        while not stop.wait(HEARTBEAT_S):
+            try:
+                pipe.write(b"alive\n")
+                pipe.flush()
+            except (OSError, ValueError):
+                return
+
+    threading.Thread(target=beat, daemon=True, name="heartbeat").start()
+    return stop
 
 
 class Guardian:
@@ -126,12 +135,10 @@ class Guardian:
             return Watch()
         self.child = child
         log.info("UI started, pid %d", child.pid)
-        stop = threading.Event()
         assert child.stdin is not None and child.stdout is not None
-        threading.Thread(target=heartbeat, args=(child.stdin, stop), daemon=True,
-                         name="heartbeat").start()
+        beating = heartbeat(child.stdin)
         seen = watch(child.stdout)
-        stop.set()
+        beating.set()
         try:
             code = child.wait(timeout=0.5)
         except subprocess.TimeoutExpired:
@@ -175,11 +182,9 @@ def run(config: Config, *, server_url: str | None = None, adopt: bool = False) -
     log.info("guardian %d started (server %s)", os.getpid(), url)
     try:
         if adopt:
-            stop_beats = threading.Event()
-            threading.Thread(target=heartbeat, args=(sys.stdout.buffer, stop_beats),
-                             daemon=True, name="heartbeat").start()
+            beating = heartbeat(sys.stdout.buffer)
             carry_on = guardian.adopt(sys.stdin.buffer)
-            stop_beats.set()
+            beating.set()
             if not carry_on:
                 return 0
         return guardian.run()

@@ -31,7 +31,6 @@ class GuardianLink:
         self._lock = threading.Lock()
         self._page = "boot"
         self._closed = threading.Event()
-        self.restarts = 0
 
     @classmethod
     def from_stdio(cls, guardian_args: list[str]) -> GuardianLink:
@@ -91,5 +90,4 @@ class GuardianLink:
             return
         with self._lock:
             self._out, self._in = child.stdin, child.stdout
-        self.restarts += 1
         self.page(self._page)

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import requests
 
+from kiosk.api import timeouts
+
 log = logging.getLogger(__name__)
 
 MEDIA_DIR = Path(__file__).resolve().parent.parent / "media"
@@ -110,8 +112,8 @@ class MediaCache:
 
     def _download(self, item: Item) -> bool:
         url = self.base_url + item.url_path
-        timeout = (min(2.0, self.timeout_s), self.timeout_s)
-        with self.session.get(url, headers=self._validators(item), timeout=timeout,
+        with self.session.get(url, headers=self._validators(item),
+                              timeout=timeouts(self.timeout_s),
                               stream=True) as response:
             if response.status_code == 304:
                 return False

@@ -25,7 +25,6 @@ MUTED = (120, 130, 150)
 ACCENT = (0, 168, 120)
 DANGER = (214, 64, 69)
 PANEL = (250, 251, 253)
-SHADE = (0, 0, 0, 150)
 QR_SHARE = 0.46  # of the screen height: about 14 cm on a 24" screen, fine from half a metre
 CARD_TOP_SHARE = 1 / 7  # room above the QR card for a page title
 
