@@ -112,10 +112,12 @@ class FakeWin32:
         self.ctrl = False
         self.ticks = 1000
         self.async_fails = False
+        self.pump_gate = threading.Event()  # GetMessageW waits for it: a slow hook thread
+        self.pump_gate.set()
         self.user32 = type("user32", (), {})()
         self.kernel32 = type("kernel32", (), {})()
         for name in ("SetWindowsHookExW", "UnhookWindowsHookEx", "CallNextHookEx",
-                     "GetMessageW", "PostThreadMessageW", "GetAsyncKeyState"):
+                     "PeekMessageW", "GetMessageW", "PostThreadMessageW", "GetAsyncKeyState"):
             setattr(self.user32, name, Fn(getattr(self, name)))
         for name in ("GetModuleHandleW", "GetCurrentThreadId", "GetTickCount"):
             setattr(self.kernel32, name, Fn(getattr(self, name)))
@@ -148,14 +150,22 @@ class FakeWin32:
         self.next_hook_calls.append((handle, code, wparam, lparam))
         return 0
 
+    def PeekMessageW(self, msg: Any, hwnd: None, first: int, last: int, remove: int) -> int:  # noqa: N802
+        assert remove == kb.PM_NOREMOVE
+        self.messages.setdefault(self.GetCurrentThreadId(), queue.Queue())  # the queue exists
+        return 0
+
     def GetMessageW(self, msg: Any, hwnd: None, first: int, last: int) -> int:  # noqa: N802
+        self.pump_gate.wait(10)
         box = self.messages.setdefault(self.GetCurrentThreadId(), queue.Queue())
         message = box.get(timeout=10)
         msg.contents.message = message
         return 0 if message == kb.WM_QUIT else 1
 
     def PostThreadMessageW(self, thread: int, message: int, wparam: int, lparam: int) -> int:  # noqa: N802
-        self.messages.setdefault(thread, queue.Queue()).put(message)
+        if thread not in self.messages:
+            return 0  # ERROR_INVALID_THREAD_ID: that thread has no message queue yet
+        self.messages[thread].put(message)
         return 1
 
     def GetAsyncKeyState(self, vk: int) -> int:  # noqa: N802
@@ -251,6 +261,14 @@ def test_releasing_for_the_widget_removes_the_hook_so_games_get_every_key(win32,
     hook.engage()  # locked again (D after C): a fresh hook
     assert len(win32.hooks) == 1 and len(win32.installs) == 2
     assert win32.key(VK_RWIN) == 1
+
+
+def test_releasing_before_the_hook_thread_pumps_still_removes_the_hook(win32, hook):
+    win32.pump_gate.clear()  # the hook thread is slow to reach its message loop
+    hook.engage()
+    threading.Timer(0.2, win32.pump_gate.set).start()
+    hook.release()  # WM_QUIT is queued for it all the same
+    assert win32.hooks == {} and len(win32.unhooked) == 1
 
 
 def test_engaging_twice_keeps_one_hook(win32, hook):

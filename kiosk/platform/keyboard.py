@@ -44,6 +44,8 @@ LLKHF_UP = 0x80
 WH_KEYBOARD_LL = 13
 HC_ACTION = 0
 WM_QUIT = 0x0012
+WM_USER = 0x0400
+PM_NOREMOVE = 0
 WM_KEYDOWN = 0x0100
 WM_SYSKEYDOWN = 0x0104
 WM_APP = 0x8000
@@ -170,6 +172,8 @@ def declare(user32: Any, kernel32: Any) -> None:
         (user32, "UnhookWindowsHookEx"): ([handle], ctypes.c_int),
         (user32, "CallNextHookEx"): ([handle, c_int, WPARAM, LPARAM], LRESULT),
         (user32, "GetMessageW"): ([ctypes.POINTER(MSG), handle, c_uint, c_uint], ctypes.c_int),
+        (user32, "PeekMessageW"): ([ctypes.POINTER(MSG), handle, c_uint, c_uint, c_uint],
+                                   ctypes.c_int),
         (user32, "PostThreadMessageW"): ([ctypes.c_uint32, c_uint, WPARAM, LPARAM],
                                          ctypes.c_int),
         (user32, "GetAsyncKeyState"): ([c_int], ctypes.c_short),
@@ -226,8 +230,9 @@ class WindowsKeyHook:
         thread, self._thread = self._thread, None
         if thread is None:
             return
-        if self._thread_id:
-            self.user32.PostThreadMessageW(self._thread_id, WM_QUIT, 0, 0)
+        if self._thread_id and not self.user32.PostThreadMessageW(self._thread_id, WM_QUIT, 0, 0):
+            log.error("could not ask the keyboard hook thread to stop (error %s)",
+                      self.last_error())
         thread.join(START_TIMEOUT_S)
         if thread.is_alive():
             log.error("the keyboard hook thread did not stop; its hook stays installed")
@@ -248,11 +253,15 @@ class WindowsKeyHook:
     def _pump(self) -> None:
         """Install the hook and pump messages until WM_QUIT, then remove it."""
         self._thread_id = self.kernel32.GetCurrentThreadId()
+        msg = MSG()
+        # A thread has a message queue only once it asks for one; without it release()'s
+        # WM_QUIT could not be posted (PostThreadMessage's documented remedy).
+        self.user32.PeekMessageW(ctypes.pointer(msg), None, WM_USER, WM_USER, PM_NOREMOVE)
         installed = self._install()
         self._started.set()
         if not installed:
+            self._thread_id = 0
             return
-        msg = MSG()
         try:
             while True:
                 got = self.user32.GetMessageW(ctypes.pointer(msg), None, 0, 0)

@@ -9,6 +9,8 @@ from the screenshot: the green rectangle must be gone.
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import shutil
 import subprocess
 import time
@@ -52,6 +54,39 @@ def stacking(screen: VirtualScreen) -> list[int]:
 def above(screen: VirtualScreen, upper: int, lower: int) -> bool:
     order = stacking(screen)
     return upper in order and lower in order and order.index(upper) < order.index(lower)
+
+
+GRAB_SUCCESS, ALREADY_GRABBED = 0, 1  # XGrabKeyboard's answers (X.h)
+
+
+def keyboard_grab_free(screen: VirtualScreen) -> bool:
+    """Whether another X client may grab the keyboard now (it is let go at once).
+
+    While a locked page holds SDL's keyboard grab the X server answers AlreadyGrabbed:
+    a window manager's shortcuts cannot fire either.
+    """
+    path = ctypes.util.find_library("X11")
+    if path is None:
+        pytest.skip("libX11 not found")
+    xlib = ctypes.CDLL(path)
+    xlib.XOpenDisplay.restype = ctypes.c_void_p
+    xlib.XOpenDisplay.argtypes = [ctypes.c_char_p]
+    xlib.XDefaultRootWindow.restype = ctypes.c_ulong
+    xlib.XDefaultRootWindow.argtypes = [ctypes.c_void_p]
+    xlib.XGrabKeyboard.argtypes = [ctypes.c_void_p, ctypes.c_ulong, ctypes.c_int, ctypes.c_int,
+                                   ctypes.c_int, ctypes.c_ulong]
+    xlib.XUngrabKeyboard.argtypes = [ctypes.c_void_p, ctypes.c_ulong]
+    xlib.XCloseDisplay.argtypes = [ctypes.c_void_p]
+    display = xlib.XOpenDisplay(screen.display.encode())
+    assert display, f"cannot open {screen.display}"
+    try:
+        answer = xlib.XGrabKeyboard(display, xlib.XDefaultRootWindow(display), 0, 1, 1, 0)
+        assert answer in (GRAB_SUCCESS, ALREADY_GRABBED), answer
+        if answer == GRAB_SUCCESS:
+            xlib.XUngrabKeyboard(display, 0)
+        return answer == GRAB_SUCCESS
+    finally:
+        xlib.XCloseDisplay(display)
 
 
 def green_shown(screen: VirtualScreen) -> bool:
@@ -113,6 +148,7 @@ def test_standby_takes_focus_and_the_top_back_from_another_window(
     own = kiosk.window()
     wait_until(lambda: focused(screen) == own and above(screen, own, intruder), 5,
                message="the kiosk never had the focus and the top at start")
+    wait_until(lambda: not keyboard_grab_free(screen), 2, message="no keyboard grab on A")
 
     since = steal(screen, intruder)
     takes_back(kiosk, intruder, since)
@@ -122,6 +158,8 @@ def test_standby_takes_focus_and_the_top_back_from_another_window(
     since = time.monotonic()
     takes_back(kiosk, intruder, since)
     assert kiosk.trace()[-1]["scene"] == "A"  # taking focus back is no page change
+    wait_until(lambda: not keyboard_grab_free(screen), 2,
+               message="the keyboard grab did not come back with the focus")
 
 
 def test_widget_leaves_the_focus_to_the_game_and_page_d_takes_it_back(
@@ -148,5 +186,6 @@ def test_widget_leaves_the_focus_to_the_game_and_page_d_takes_it_back(
     kiosk.wait_scene("D", timeout=5, since=since)
     clicked = time.monotonic()
     takes_back(kiosk, intruder, clicked)
+    wait_until(lambda: not keyboard_grab_free(screen), 2, message="no keyboard grab on D")
     since = steal(screen, intruder)  # D before confirmation stays locked too
     takes_back(kiosk, intruder, since)
