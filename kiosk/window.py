@@ -121,11 +121,13 @@ class KioskWindow:
                 self.window.focus(input_only=True)
 
     def guard(self, now: float) -> None:
-        """On a locked page, every GUARD_PERIOD_S: back on top, and the focus back if
-        something took it (some window managers never send the focus-lost event)."""
+        """On a locked page, every GUARD_PERIOD_S: the keyboard lock again if it failed
+        or its thread died, back on top, and the focus back if something took it (some
+        window managers never send the focus-lost event)."""
         if self.mode != "locked" or now < self.next_guard:
             return
         self.next_guard = now + GUARD_PERIOD_S
+        self.keyboard.engage()  # a no-op while it holds
         focused = self.window.focused
         if not focused:
             if not self.stolen:

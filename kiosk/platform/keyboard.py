@@ -6,8 +6,10 @@ keys, Alt+Tab, Alt+Esc, Alt+F4, Alt+Space, Ctrl+Esc and Ctrl+Shift+Esc. Everywhe
 SDL's keyboard grab is held too (on X11 it keeps a window manager's shortcuts away).
 In C (the widget) both are released so the customer's games get every key.
 
-Ctrl+Alt+Del is the secure attention sequence: a hook sees it but cannot stop it
-(no program can), which is why the venue disables Task Manager by policy (README).
+The hook belongs to its thread: a killed kiosk leaves none behind, Windows removes it
+with the thread. Ctrl+Alt+Del is the secure attention sequence: a hook sees it but
+cannot stop it (no program can), which is why the venue disables Task Manager by
+policy (README).
 
 Facts relied on (Microsoft's LowLevelKeyboardProc and KBDLLHOOKSTRUCT pages):
 the hook runs on the thread that installed it, through that thread's message loop;
