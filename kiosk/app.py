@@ -91,6 +91,7 @@ class App:
                 clock.tick(self.scene.fps)
         finally:
             self._stop_workers()
+            self.window.close()
             pygame.quit()
         return 0
 
@@ -149,6 +150,7 @@ class App:
             self.start_at = None
             self._guarded(self._feed, Start(now), now)
         self._guarded(self._feed, Tick(now), now)
+        self._guarded(self.window.guard, now)
         self._draw(now)
 
     def _guarded(self, handler: Callable[..., None], *args: object) -> None:
@@ -252,7 +254,8 @@ class App:
 
         lines = [strings.text("debug_banner"),
                  f"client {self.config.client_id} · page {self.flow.page.value} · "
-                 f"{self.server_url}"]
+                 f"{self.server_url}",
+                 self.window.keyboard.status()]  # a lock that does not hold is never silent
         for i, line in enumerate(lines):
             draw.text(surface, line, 14, (255, 220, 0), topleft=(8, 6 + 18 * i))
 

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import logging
 import os
+import warnings
+from collections.abc import Callable
 
 import pygame
+
+from kiosk.platform.keyboard import CombinedLock, keyboard_lock
 
 log = logging.getLogger(__name__)
 
@@ -21,7 +25,13 @@ SDL_HINTS = {
     "SDL_VIDEO_X11_NET_WM_BYPASS_COMPOSITOR": "0",
     # SDL would turn SIGTERM into a QUIT event; a killed UI must die (rule 3 watches that).
     "SDL_NO_SIGNAL_HANDLERS": "1",
+    # With the keyboard grabbed SDL would itself minimise a full-screen window on Alt+Tab.
+    "SDL_ALLOW_ALT_TAB_WHILE_GRABBED": "0",
+    # Windows refuses a background window the foreground unless SDL forces it (SDL 2
+    # spells this hint's name with the HINT in it).
+    "SDL_HINT_FORCE_RAISEWINDOW": "1",
 }
+GUARD_PERIOD_S = 0.5  # how often a locked page makes sure it is on top and focused
 
 
 def apply_hints() -> None:
@@ -40,14 +50,20 @@ def widget_position(corner: str, screen: tuple[int, int],
 class KioskWindow:
     """Switches between the locked full-screen mode and the session widget."""
 
-    def __init__(self, *, fullscreen: bool, window_size: tuple[int, int], corner: str) -> None:
+    def __init__(self, *, fullscreen: bool, window_size: tuple[int, int], corner: str,
+                 keyboard: Callable[[pygame.Window], CombinedLock] = keyboard_lock) -> None:
         self.fullscreen = fullscreen
         self.window_size = window_size
         self.corner = corner
         self.screen_size = pygame.display.get_desktop_sizes()[0]
         self.window = pygame.Window(TITLE, self._locked_size(), position=(0, 0),
                                     borderless=True, always_on_top=True)
+        # Without a window manager (X11 kiosks, Xvfb) only an explicit input focus works.
+        self.x11 = pygame.display.get_driver() == "x11"
+        self.keyboard = keyboard(self.window)
         self.mode = ""
+        self.next_guard = 0.0
+        self.stolen = False
         self.lock()
 
     def _locked_size(self) -> tuple[int, int]:
@@ -76,7 +92,8 @@ class KioskWindow:
                 self.window.size = self.window_size
                 self.window.position = (0, 0)
             self.window.borderless = True
-            log.info("window locked at %s", self.window.size)
+            self.keyboard.engage()
+            log.info("window locked at %s; %s", self.window.size, self.keyboard.status())
         self.raise_()
 
     def widget(self) -> None:
@@ -84,6 +101,7 @@ class KioskWindow:
         if self.mode == "widget":
             return
         self.mode = "widget"
+        self.keyboard.release()  # the customer's games get every key
         self.window.set_windowed()
         self.window.borderless = True
         self.window.size = WIDGET_SIZE
@@ -95,6 +113,33 @@ class KioskWindow:
         self.window.always_on_top = True
         self.window.show()
         self.window.focus()
+        if self.x11:
+            with warnings.catch_warnings():
+                # Deprecated in pygame-ce 2.5 (SDL 3 drops it), yet the only way to take
+                # the input focus back on an X server without a window manager.
+                warnings.simplefilter("ignore", DeprecationWarning)
+                self.window.focus(input_only=True)
+
+    def guard(self, now: float) -> None:
+        """On a locked page, every GUARD_PERIOD_S: the keyboard lock again if it failed
+        or its thread died, back on top, and the focus back if something took it (some
+        window managers never send the focus-lost event)."""
+        if self.mode != "locked" or now < self.next_guard:
+            return
+        self.next_guard = now + GUARD_PERIOD_S
+        self.keyboard.engage()  # a no-op while it holds
+        focused = self.window.focused
+        if not focused:
+            if not self.stolen:
+                log.warning("something took the focus from the locked screen; taking it back")
+            self.raise_()
+        elif self.x11:
+            self.window.focus()  # X11 tells no one that a window was raised over ours
+        self.stolen = not focused
+
+    def close(self) -> None:
+        """Give every key back (the hook is removed) before the window goes."""
+        self.keyboard.close()
 
     def flip(self) -> None:
         self.window.flip()
