@@ -1,4 +1,5 @@
-"""Start the kiosk: ``python main.py [--config PATH]``.
+"""Start the kiosk: ``python main.py [--config PATH]``; ``python main.py install|uninstall``
+registers or removes its autostart (kiosk/platform/autostart.py).
 
 This process becomes the guardian (and, with ``server.base_url: embedded``, hosts
 the simulator); the guardian starts the UI as ``main.py --role ui``.
@@ -12,10 +13,14 @@ import os
 import sys
 from pathlib import Path
 
-from kiosk import config, logs
+from kiosk import config, identity, logs
+from kiosk.platform.machine import this_machine
 
 os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")  # stdout is the guardian's pipe
-HERE = Path(__file__).resolve().parent
+# A frozen build's own files sit in its _internal folder; the operator's config.yaml
+# sits next to the executable.
+HERE = (Path(sys.executable) if getattr(sys, "frozen", False) else Path(__file__)).resolve().parent
+AUTOSTART_COMMANDS = ("install", "uninstall")
 log = logging.getLogger("kiosk")
 
 
@@ -50,6 +55,11 @@ def load_config(path: Path, log_name: str) -> config.Config:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] and argv[0] in AUTOSTART_COMMANDS:
+        from kiosk.platform.autostart import main as autostart
+
+        return autostart(argv, default_config=HERE / "config.yaml")
     args = parse_args(argv)
     if args.role == "simulator":  # the embedded simulator's own process
         from kiosk.simulator.__main__ import main as run_simulator
@@ -58,6 +68,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     try:
         cfg = load_config(args.config, "kiosk-ui" if args.role == "ui" else "kiosk")
+        cfg, unregistered = identity.identify(cfg, this_machine)
     except config.ConfigError as exc:
         log.error("%s", exc)  # one line on stderr (the console log) and in the log file
         return 2
@@ -70,7 +81,8 @@ def main(argv: list[str] | None = None) -> int:
                   "start it with python main.py", file=sys.stderr)
             return 2
         guardian_args = ["--config", str(cfg.path), "--role", "guardian", "--server-url", url]
-        return run_ui(cfg, server_url=url, rebooting=args.rebooting, guardian_args=guardian_args)
+        return run_ui(cfg, server_url=url, rebooting=args.rebooting, guardian_args=guardian_args,
+                      unregistered=unregistered)
     from kiosk.guardian import run as run_guardian
 
     return run_guardian(cfg, server_url=args.server_url, adopt=args.ui_pid is not None)
