@@ -25,7 +25,10 @@ log = logging.getLogger("kiosk")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="main.py", description="扫码上机 kiosk client")
+    parser = argparse.ArgumentParser(
+        prog="main.py", description="扫码上机 kiosk client",
+        epilog="python main.py install|uninstall [--dry-run]: start the kiosk at logon, or "
+               "stop doing so (python main.py install --help).")
     parser.add_argument("--config", type=Path, default=HERE / "config.yaml",
                         help="config file (default: config.yaml next to main.py)")
     hidden = argparse.SUPPRESS  # the guardian and the UI start each other with these

@@ -1,0 +1,284 @@
+"""``python main.py install|uninstall``: autostart at logon, idempotent, undone exactly.
+
+Windows is tested with a fake ``schtasks`` (the runner is injected); Linux writes real
+files, but only into a temporary HOME.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from kiosk.platform import autostart
+from kiosk.platform.autostart import MARKER, TASK_NAME, Autostart
+from kiosk.platform.process import MAIN_PY
+
+WIN_ARGV = [r"C:\Program Files\kiosk\kiosk.exe", "--config",
+            r"C:\Program Files\kiosk\config.yaml"]
+WIN_LINE = r'"C:\Program Files\kiosk\kiosk.exe" --config "C:\Program Files\kiosk\config.yaml"'
+TASK_XML = """<?xml version="1.0" encoding="UTF-16"?>
+<Task version="1.2" xmlns="http://schemas.microsoft.com/windows/2004/02/mit/task">
+  <Triggers><LogonTrigger><Enabled>true</Enabled></LogonTrigger></Triggers>
+  <Principals><Principal id="Author"><LogonType>InteractiveToken</LogonType>
+    <RunLevel>{level}</RunLevel></Principal></Principals>
+  <Actions Context="Author"><Exec>
+      <Command>"C:\\Program Files\\kiosk\\kiosk.exe"</Command>
+      <Arguments>--config "C:\\Program Files\\kiosk\\{config}"</Arguments>
+  </Exec></Actions>
+</Task>
+"""
+
+
+class FakeTools:
+    """schtasks / systemctl stand-in: records every argv, answers from a table."""
+
+    def __init__(self, answers: dict[tuple[str, ...], tuple[int, bytes]] | None = None) -> None:
+        self.calls: list[list[str]] = []
+        self.answers = answers or {}
+
+    def __call__(self, argv):
+        self.calls.append(list(argv))
+        for prefix, (code, out) in self.answers.items():
+            if tuple(argv[:len(prefix)]) == prefix:
+                return subprocess.CompletedProcess(list(argv), code, out, out if code else b"")
+        return subprocess.CompletedProcess(list(argv), 0, b"", b"")
+
+    def changing(self) -> list[list[str]]:
+        """The calls that change the system (queries left out)."""
+        return [c for c in self.calls if "/Query" not in c and "is-enabled" not in c]
+
+
+def windows(tools: FakeTools, tmp_path: Path, *, dry_run: bool = False,
+            argv: list[str] = WIN_ARGV) -> tuple[Autostart, list[str]]:
+    said: list[str] = []
+    job = Autostart(tmp_path / "config.yaml", "win32", tmp_path, {}, run=tools,
+                    dry_run=dry_run, out=said.append, argv=argv)
+    return job, said
+
+
+NO_TASK = {("schtasks", "/Query"): (1, b"ERROR: The system cannot find the file specified.")}
+
+
+# --- Windows ------------------------------------------------------------------------------
+
+
+def test_windows_install_creates_a_logon_task_with_highest_privileges(tmp_path):
+    tools = FakeTools(NO_TASK)
+    job, said = windows(tools, tmp_path)
+    job.install_windows(user=None)
+    assert tools.changing() == [["schtasks", "/Create", "/TN", TASK_NAME, "/TR", WIN_LINE,
+                                 "/SC", "ONLOGON", "/RL", "HIGHEST", "/F"]]
+    assert said == [f"created scheduled task {TASK_NAME}: {WIN_LINE} at logon, "
+                    f"highest privileges"]
+
+
+def test_windows_task_command_line_quotes_paths_with_spaces_as_schtasks_expects():
+    # What CreateProcess hands schtasks: /TR is one argument, inner quotes as \".
+    line = subprocess.list2cmdline(autostart.create_task_argv(WIN_LINE, None))
+    assert line == ('schtasks /Create /TN ScanKiosk /TR "\\"C:\\Program Files\\kiosk\\kiosk.exe\\"'
+                    ' --config \\"C:\\Program Files\\kiosk\\config.yaml\\"" /SC ONLOGON '
+                    '/RL HIGHEST /F')
+
+
+def test_windows_install_for_another_account_runs_in_that_users_session(tmp_path):
+    tools = FakeTools(NO_TASK)
+    windows(tools, tmp_path)[0].install_windows(user="CAFE\\player")
+    assert tools.changing()[0][-3:] == ["/RU", "CAFE\\player", "/IT"]
+
+
+def test_windows_install_twice_changes_nothing_the_second_time(tmp_path):
+    xml = TASK_XML.format(level="HighestAvailable", config="config.yaml")
+    tools = FakeTools({("schtasks", "/Query"): (0, xml.encode("utf-16"))})
+    job, said = windows(tools, tmp_path)
+    job.install_windows(user=None)
+    assert tools.changing() == []
+    assert said == [f"already installed: scheduled task {TASK_NAME} runs {WIN_LINE} at logon "
+                    f"with highest privileges; nothing changed"]
+
+
+@pytest.mark.parametrize(("level", "config"), [("LeastPrivilege", "config.yaml"),
+                                               ("HighestAvailable", "other.yaml")])
+def test_windows_install_replaces_a_task_that_runs_differently(tmp_path, level, config):
+    xml = TASK_XML.format(level=level, config=config)
+    tools = FakeTools({("schtasks", "/Query"): (0, xml.encode("utf-8"))})
+    job, said = windows(tools, tmp_path)
+    job.install_windows(user=None)
+    assert tools.changing()[0][:2] == ["schtasks", "/Create"] and "/F" in tools.changing()[0]
+    assert said[0].startswith(f"replaced scheduled task {TASK_NAME}")
+
+
+def test_windows_dry_run_says_what_it_would_do_and_does_nothing(tmp_path):
+    tools = FakeTools(NO_TASK)
+    job, said = windows(tools, tmp_path, dry_run=True)
+    job.install_windows(user=None)
+    assert tools.changing() == []
+    assert said == [f"would create scheduled task {TASK_NAME}: {WIN_LINE} at logon, "
+                    f"highest privileges"]
+
+
+def test_windows_install_without_admin_rights_fails_with_schtasks_own_words(tmp_path, capsys):
+    tools = FakeTools({**NO_TASK, ("schtasks", "/Create"): (1, b"ERROR: Access is denied.")})
+    code = autostart.main(["install", "--config", str(write_config(tmp_path))],
+                          default_config=tmp_path / "x", platform="win32", run=tools,
+                          home=tmp_path)
+    assert code == 1
+    assert "schtasks /Create /TN failed: ERROR: Access is denied." in capsys.readouterr().err
+
+
+def test_windows_refuses_a_command_line_too_long_for_schtasks(tmp_path):
+    tools = FakeTools(NO_TASK)
+    job, _ = windows(tools, tmp_path, argv=["C:\\" + "k" * 250 + "\\kiosk.exe", "--config", "c"])
+    with pytest.raises(autostart.AutostartError, match="shorter path such as C:\\\\kiosk"):
+        job.install_windows(user=None)
+    assert tools.changing() == []
+
+
+def test_windows_uninstall_deletes_our_task_and_only_once(tmp_path):
+    tools = FakeTools({("schtasks", "/Query"): (0, b"TaskName ScanKiosk")})
+    job, said = windows(tools, tmp_path)
+    job.uninstall_windows()
+    assert tools.changing() == [["schtasks", "/Delete", "/TN", TASK_NAME, "/F"]]
+    assert said == [f"removed scheduled task {TASK_NAME}"]
+
+    tools = FakeTools(NO_TASK)
+    job, said = windows(tools, tmp_path)
+    job.uninstall_windows()
+    assert tools.changing() == []
+    assert said == [f"not installed: there is no scheduled task {TASK_NAME}; nothing changed"]
+
+
+def test_windows_autostart_runs_the_windowed_twin_so_no_console_opens(tmp_path):
+    for name in ("kiosk.exe", "kiosk-console.exe", "python.exe", "pythonw.exe"):
+        (tmp_path / name).write_bytes(b"")
+    config = tmp_path / "config.yaml"
+    frozen = autostart.launch_argv(config, platform="win32", frozen=True,
+                                   executable=str(tmp_path / "kiosk-console.exe"))
+    assert frozen == [str(tmp_path / "kiosk.exe"), "--config", str(config)]
+    source = autostart.launch_argv(config, platform="win32", frozen=False,
+                                   executable=str(tmp_path / "python.exe"))
+    assert source == [str(tmp_path / "pythonw.exe"), str(MAIN_PY), "--config", str(config)]
+
+
+def test_frozen_linux_build_registers_its_own_executable(tmp_path):
+    config = tmp_path / "config.yaml"
+    assert autostart.launch_argv(config, platform="linux", frozen=True,
+                                 executable="/opt/kiosk/kiosk") == [
+        "/opt/kiosk/kiosk", "--config", str(config)]
+    assert autostart.launch_argv(config, platform="linux", frozen=False,
+                                 executable="/usr/bin/python3") == [
+        "/usr/bin/python3", str(MAIN_PY), "--config", str(config)]
+
+
+# --- Linux --------------------------------------------------------------------------------
+
+
+def write_config(folder: Path) -> Path:
+    path = folder / "config.yaml"
+    path.write_text('client:\n  id: "370011"\n', encoding="utf-8")
+    return path
+
+
+def run_main(tmp_path: Path, *args: str, tools: FakeTools | None = None) -> int:
+    return autostart.main([*args, "--config", str(write_config(tmp_path))],
+                          default_config=tmp_path / "unused.yaml", platform="linux",
+                          run=tools or FakeTools(), home=tmp_path / "home")
+
+
+def test_linux_install_writes_an_xdg_autostart_entry_that_starts_this_kiosk(tmp_path, capsys,
+                                                                             monkeypatch):
+    monkeypatch.delenv("XDG_CONFIG_HOME", raising=False)
+    assert run_main(tmp_path, "install") == 0
+    entry = tmp_path / "home" / ".config" / "autostart" / "kiosk.desktop"
+    lines = entry.read_text(encoding="utf-8").splitlines()
+    assert lines[0] == "[Desktop Entry]"
+    assert "Type=Application" in lines and "Terminal=false" in lines and MARKER in lines
+    assert (f"Exec={autostart.desktop_exec(autostart.launch_argv(tmp_path / 'config.yaml'))}"
+            in lines)
+    assert f"{tmp_path / 'config.yaml'}" in entry.read_text(encoding="utf-8")
+    assert capsys.readouterr().out == f"created {entry}\n"
+
+    assert run_main(tmp_path, "install") == 0
+    assert capsys.readouterr().out == f"already installed: {entry} is up to date; nothing changed\n"
+
+    assert run_main(tmp_path, "uninstall") == 0
+    assert capsys.readouterr().out == f"removed {entry}\n"
+    assert not (tmp_path / "home" / ".config" / "autostart").exists()
+    assert run_main(tmp_path, "uninstall") == 0
+    assert "not installed" in capsys.readouterr().out
+
+
+def test_linux_dry_run_writes_nothing(tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("XDG_CONFIG_HOME", raising=False)
+    tools = FakeTools()
+    assert run_main(tmp_path, "install", "--dry-run", "--method", "systemd", tools=tools) == 0
+    assert not (tmp_path / "home").exists()
+    assert tools.changing() == []
+    unit = tmp_path / "home" / ".config" / "systemd" / "user" / "kiosk.service"
+    assert capsys.readouterr().out.splitlines() == [
+        f"would create {unit}", "would reload the systemd user units",
+        "would enable kiosk.service (starts with the graphical session)"]
+
+
+def test_linux_entry_goes_where_xdg_config_home_points(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
+    assert run_main(tmp_path, "install") == 0
+    assert (tmp_path / "xdg" / "autostart" / "kiosk.desktop").is_file()
+
+
+def test_linux_leaves_an_entry_it_did_not_make_alone(tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("XDG_CONFIG_HOME", raising=False)
+    entry = tmp_path / "home" / ".config" / "autostart" / "kiosk.desktop"
+    entry.parent.mkdir(parents=True)
+    entry.write_text("[Desktop Entry]\nExec=someone-elses-kiosk\n", encoding="utf-8")
+    assert run_main(tmp_path, "install") == 1
+    assert "was not made by main.py install" in capsys.readouterr().err
+    assert run_main(tmp_path, "uninstall") == 0
+    assert entry.read_text(encoding="utf-8") == "[Desktop Entry]\nExec=someone-elses-kiosk\n"
+
+
+@pytest.mark.parametrize(("argv", "exec_line"), [
+    (["/usr/bin/python3", "/opt/kiosk/main.py"], "/usr/bin/python3 /opt/kiosk/main.py"),
+    (["/opt/my kiosk/kiosk", "--config", "/opt/my kiosk/100%.yaml"],
+     '"/opt/my kiosk/kiosk" --config "/opt/my kiosk/100%%.yaml"'),
+    (["/opt/k$/kiosk"], '"/opt/k\\\\$/kiosk"'),
+])
+def test_desktop_exec_quotes_as_the_desktop_entry_spec_asks(argv, exec_line):
+    assert autostart.desktop_exec(argv) == exec_line
+
+
+def test_linux_systemd_unit_is_written_enabled_and_undone(tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("XDG_CONFIG_HOME", raising=False)
+    tools = FakeTools({("systemctl", "--user", "is-enabled"): (1, b"disabled")})
+    assert run_main(tmp_path, "install", "--method", "systemd", tools=tools) == 0
+    unit = tmp_path / "home" / ".config" / "systemd" / "user" / "kiosk.service"
+    text = unit.read_text(encoding="utf-8")
+    exec_start = " ".join(f'"{a}"' for a in autostart.launch_argv(tmp_path / "config.yaml"))
+    assert f"ExecStart={exec_start}\n" in text
+    assert "WantedBy=graphical-session.target\n" in text and "Restart=on-failure\n" in text
+    assert tools.changing() == [["systemctl", "--user", "daemon-reload"],
+                                ["systemctl", "--user", "enable", "kiosk.service"]]
+    capsys.readouterr()
+
+    enabled = FakeTools()  # is-enabled answers 0 now
+    assert run_main(tmp_path, "install", "--method", "systemd", tools=enabled) == 0
+    assert enabled.changing() == []
+    assert "nothing changed" in capsys.readouterr().out
+
+    assert run_main(tmp_path, "uninstall", tools=enabled) == 0
+    assert enabled.changing() == [["systemctl", "--user", "disable", "kiosk.service"],
+                                  ["systemctl", "--user", "daemon-reload"]]
+    assert not unit.exists()
+
+
+def test_systemd_exec_keeps_percent_and_dollar_literal():
+    assert autostart.systemd_exec(["/opt/a b/kiosk", "100%", "$HOME"]) == (
+        '"/opt/a b/kiosk" "100%%" "$$HOME"')
+
+
+def test_install_needs_an_existing_config(tmp_path, capsys):
+    code = autostart.main(["install", "--config", str(tmp_path / "missing.yaml")],
+                          default_config=tmp_path / "x", platform="linux", run=FakeTools(),
+                          home=tmp_path)
+    assert code == 2 and "missing.yaml does not exist" in capsys.readouterr().err
