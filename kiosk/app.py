@@ -282,7 +282,8 @@ class App:
 
         lines = [strings.text("debug_banner"),
                  f"client {self.config.client_id} ({self.config.client_id_source}) · "
-                 f"page {self.flow.page.value} · {self.server_url}"]
+                 f"page {'unregistered' if self.unregistered else self.flow.page.value} · "
+                 f"{self.server_url}"]
         for i, line in enumerate(lines):
             draw.text(surface, line, 14, (255, 220, 0), topleft=(8, 6 + 18 * i))
 

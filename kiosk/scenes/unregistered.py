@@ -31,9 +31,10 @@ class UnregisteredScene(Scene):
         """The operator's facts, in the order they are typed into the mapping file."""
         found = self.machine.machine
         where = self.machine.map_file.name if self.machine.map_file else "clients.csv"
+        line = f"{found.hostname},{found.macs[0] if found.macs else ''},"  # the id goes last
         return [strings.text("unregistered_host", hostname=found.hostname or "?"),
                 strings.text("unregistered_mac", macs=", ".join(found.macs) or "-"),
-                strings.text("unregistered_fix", file=where)]
+                strings.text("unregistered_fix", file=where, line=line)]
 
     def draw(self, surface: pygame.Surface, now: float) -> None:
         surface.fill(BACKGROUND)
