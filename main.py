@@ -20,15 +20,16 @@ os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")  # stdout is the guardi
 # A frozen build's own files sit in its _internal folder; the operator's config.yaml
 # sits next to the executable.
 HERE = (Path(sys.executable) if getattr(sys, "frozen", False) else Path(__file__)).resolve().parent
+PROG = "kiosk" if getattr(sys, "frozen", False) else "main.py"  # how the operator calls it
 AUTOSTART_COMMANDS = ("install", "uninstall")
 log = logging.getLogger("kiosk")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="main.py", description="扫码上机 kiosk client",
-        epilog="python main.py install|uninstall [--dry-run]: start the kiosk at logon, or "
-               "stop doing so (python main.py install --help).")
+        prog=PROG, description="扫码上机 kiosk client",
+        epilog=f"{PROG} install|uninstall [--dry-run]: start the kiosk at logon, or "
+               f"stop doing so ({PROG} install --help).")
     parser.add_argument("--config", type=Path, default=HERE / "config.yaml",
                         help="config file (default: config.yaml next to main.py)")
     hidden = argparse.SUPPRESS  # the guardian and the UI start each other with these
@@ -62,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     if argv[:1] and argv[0] in AUTOSTART_COMMANDS:
         from kiosk.platform.autostart import main as autostart
 
-        return autostart(argv, default_config=HERE / "config.yaml")
+        return autostart(argv, default_config=HERE / "config.yaml", prog=PROG)
     args = parse_args(argv)
     if args.role == "simulator":  # the embedded simulator's own process
         from kiosk.simulator.__main__ import main as run_simulator

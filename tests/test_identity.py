@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import re
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -261,3 +262,63 @@ def test_this_machine_uses_getmac_on_windows_and_sys_on_linux(tmp_path):
     linux = machine_facts.this_machine("linux", fake_run([], AssertionError("ran")), net=net)
     assert linux.macs == ("52:54:00:12:34:56",)
     assert windows.hostname == linux.hostname == machine_facts.hostname() != ""
+
+
+# --- what the operator sees ---------------------------------------------------------------
+
+
+def test_unregistered_page_shows_the_line_the_operator_adds_to_the_mapping_file(tmp_path):
+    import os
+
+    os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
+    import pygame
+
+    from kiosk.flow import Flow, Timers
+    from kiosk.scenes.base import Context
+    from kiosk.scenes.unregistered import BACKGROUND, UnregisteredScene
+
+    pygame.font.init()
+    timers = Timers(scan_idle_s=30, scan_poll_s=1, session_report_s=10, session_poll_s=2,
+                    after_confirm_reboot_s=180, unpaid_poll_s=1)
+    ctx = Context(flow=Flow(timers), client_id="", scan_qr="", pay_qr="")
+    stranger = Machine("PC-77", ("02:00:00:00:00:77", "02:00:00:00:00:78"))
+    scene = UnregisteredScene(ctx, Unregistered(stranger, tmp_path / "venue.csv"))
+
+    lines = scene.lines()
+    assert "PC-77" in lines[0]
+    assert "02:00:00:00:00:77, 02:00:00:00:00:78" in lines[1]
+    assert "venue.csv" in lines[2] and "PC-77,02:00:00:00:00:77," in lines[2]
+    for key in ("keydown", "mousebuttondown"):
+        event = pygame.event.Event(getattr(pygame, key.upper()), key=pygame.K_ESCAPE,
+                                   button=1, pos=(1, 1))
+        assert scene.handle_event(event) is None  # nothing on it unlocks or leaves it
+
+    surface = pygame.Surface((1280, 720))
+    scene.draw(surface, 0.0)
+    assert surface.get_at((5, 5))[:3] == BACKGROUND
+    drawn = {surface.get_at((x, y))[:3] for x in range(0, 1280, 4) for y in range(100, 500, 4)}
+    assert len(drawn) > 10  # title, hint and facts are on it, not a plain fill
+
+
+def test_a_malformed_mapping_file_stops_the_kiosk_with_code_2_naming_the_line(tmp_path,
+                                                                              capsys):
+    import main
+
+    write(tmp_path, "clients.csv", "hostname,mac,client_id\nPC-01,,\n")
+    path = write(tmp_path, "config.yaml",
+                 f"client:\n  id: auto\n  map_file: clients.csv\nlog:\n  dir: {tmp_path}/logs\n")
+    assert main.main(["--config", str(path)]) == 2
+    assert f"client map file {tmp_path / 'clients.csv'} line 2 has an empty client_id." in (
+        capsys.readouterr().err)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="would register a real scheduled task")
+def test_install_is_reached_through_main_py(tmp_path, capsys, monkeypatch):
+    import main
+
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("XDG_CONFIG_HOME", raising=False)
+    path = write(tmp_path, "config.yaml", 'client:\n  id: "370011"\n')
+    assert main.main(["install", "--dry-run", "--config", str(path)]) == 0
+    assert capsys.readouterr().out.startswith("would create ")
+    assert not (tmp_path / "home").exists()

@@ -27,7 +27,7 @@ TASK_NAME = "ScanKiosk"
 TASK_RUN_MAX = 261  # schtasks refuses a longer /TR
 DESKTOP_FILE = "kiosk.desktop"
 UNIT_FILE = "kiosk.service"
-MARKER = "X-Kiosk-Installed-By=main.py install"  # in every file we write
+MARKER = "X-Kiosk-Installed-By=main.py install"  # in every file we write (a frozen build too)
 METHODS = ("xdg", "systemd")
 
 Run = Callable[[Sequence[str]], subprocess.CompletedProcess]
@@ -288,11 +288,11 @@ class Autostart:
             self.out("not installed: no autostart entry or unit of ours; nothing changed")
 
 
-def main(argv: list[str], *, default_config: Path, platform: str = sys.platform,
-         run: Run = run_quietly, home: Path | None = None) -> int:
+def main(argv: list[str], *, default_config: Path, prog: str = "main.py",
+         platform: str = sys.platform, run: Run = run_quietly, home: Path | None = None) -> int:
     """The ``install`` / ``uninstall`` command line; 0 when done, 1 when a step failed."""
     parser = argparse.ArgumentParser(
-        prog="main.py", description="Start the kiosk at logon (install) or stop doing so "
+        prog=prog, description="Start the kiosk at logon (install) or stop doing so "
         "(uninstall). Windows: a scheduled task with highest privileges; Linux: an XDG "
         "autostart entry or a systemd user unit.")
     parser.add_argument("command", choices=("install", "uninstall"))
