@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from kiosk.platform.machine import linux_macs
+
 from . import xscreen
 from .conftest import SCREEN
 from .kiosk_run import QR_URL, Kiosk, fill, start_kiosk
@@ -55,11 +57,24 @@ def rest_requests(k: Kiosk) -> dict[str, int]:
     return {path: n for path, n in state["requests_by_path"].items() if path.startswith("/rest")}
 
 
+def this_pc_row(by: str) -> tuple[str, str]:
+    """A clients.csv line naming this machine by hostname or by its first MAC, and how
+    the kiosk should log the match."""
+    if by == "hostname":
+        hostname = socket.gethostname()
+        return f"{hostname.upper()},,370042", f"clients.csv by hostname {hostname}"
+    macs = linux_macs()
+    if not macs:
+        pytest.skip("this machine has no network card with a MAC address")
+    windows_style = macs[0].upper().replace(":", "-")  # as ipconfig prints it
+    return f"SOMEONE-ELSE,{windows_style},370042", f"clients.csv by MAC {macs[0]}"
+
+
+@pytest.mark.parametrize("by", ["hostname", "mac"])
 def test_auto_id_from_the_mapping_file_is_the_one_the_server_and_the_qr_see(
-        screen: VirtualScreen, tmp_path: Path, started: list[Kiosk]) -> None:
-    this_pc = socket.gethostname()
-    k = auto_kiosk(screen, tmp_path, started, ["OTHER-PC,52:54:00:00:00:01,370001",
-                                               f"{this_pc.upper()},,370042"])
+        screen: VirtualScreen, tmp_path: Path, started: list[Kiosk], by: str) -> None:
+    row, source = this_pc_row(by)
+    k = auto_kiosk(screen, tmp_path, started, ["OTHER-PC,52:54:00:00:00:01,370001", row])
     k.wait_scene("A", "startup", timeout=START_S)
 
     clients = wait_until(lambda: {c: v for c, v in k.state()["clients"].items()
@@ -75,7 +90,7 @@ def test_auto_id_from_the_mapping_file_is_the_one_the_server_and_the_qr_see(
                interval=0.1, message=f"QR {wanted!r} not shown")
 
     log = (tmp_path / "logs" / "kiosk-ui.log").read_text(encoding="utf-8")
-    assert f"client id 370042 (from clients.csv by hostname {this_pc})" in log
+    assert f"client id 370042 (from {source})" in log
 
 
 def test_a_pc_missing_from_the_mapping_file_stays_locked_on_the_unregistered_page(
