@@ -282,3 +282,39 @@ def test_install_needs_an_existing_config(tmp_path, capsys):
                           default_config=tmp_path / "x", platform="linux", run=FakeTools(),
                           home=tmp_path)
     assert code == 2 and "missing.yaml does not exist" in capsys.readouterr().err
+
+
+def test_switching_linux_methods_leaves_one_autostart_so_the_kiosk_starts_once(tmp_path, capsys,
+                                                                              monkeypatch):
+    monkeypatch.delenv("XDG_CONFIG_HOME", raising=False)
+    config_dir = tmp_path / "home" / ".config"
+    entry, unit = config_dir / "autostart" / "kiosk.desktop", config_dir / "systemd" / "user" / \
+        "kiosk.service"
+    assert run_main(tmp_path, "install") == 0 and entry.exists()
+
+    tools = FakeTools({("systemctl", "--user", "is-enabled"): (1, b"disabled")})
+    assert run_main(tmp_path, "install", "--method", "systemd", tools=tools) == 0
+    assert unit.exists() and not entry.exists()
+    assert capsys.readouterr().out.splitlines()[-1] == f"removed {entry}"
+
+    tools = FakeTools()
+    assert run_main(tmp_path, "install", tools=tools) == 0
+    assert entry.exists() and not unit.exists()
+    assert tools.changing() == [["systemctl", "--user", "disable", "kiosk.service"],
+                                ["systemctl", "--user", "daemon-reload"]]
+
+
+def test_an_up_to_date_unit_that_was_disabled_is_enabled_again(tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("XDG_CONFIG_HOME", raising=False)
+    assert run_main(tmp_path, "install", "--method", "systemd") == 0
+    capsys.readouterr()
+    tools = FakeTools({("systemctl", "--user", "is-enabled"): (1, b"disabled")})
+    assert run_main(tmp_path, "install", "--method", "systemd", tools=tools) == 0
+    assert tools.changing() == [["systemctl", "--user", "enable", "kiosk.service"]]
+    assert capsys.readouterr().out == (
+        "enabled kiosk.service (starts with the graphical session)\n")
+
+
+def test_systemd_does_not_restart_a_kiosk_stopped_by_a_config_error():
+    unit = autostart.systemd_unit(["/opt/kiosk/kiosk"])
+    assert "Restart=on-failure\n" in unit and "RestartPreventExitStatus=2\n" in unit

@@ -160,6 +160,7 @@ def systemd_unit(argv: Sequence[str]) -> str:
         # The guardian restarts the screen itself; this covers the guardian dying.
         "Restart=on-failure",
         "RestartSec=5",
+        "RestartPreventExitStatus=2",  # a config error: restarting cannot fix it
         "",
         "[Install]",
         "WantedBy=graphical-session.target",
@@ -232,38 +233,48 @@ class Autostart:
 
     def write(self, path: Path, text: str) -> bool:
         """Write ``path`` unless it already holds ``text``; whether anything changed."""
-        if path.exists() and path.read_text(encoding="utf-8") == text:
-            self.out(f"already installed: {path} is up to date; nothing changed")
+        old = path.read_text(encoding="utf-8", errors="replace") if path.exists() else None
+        if old == text:
             return False
-        if path.exists() and MARKER not in path.read_text(encoding="utf-8"):
+        if old is not None and MARKER not in old:
             raise AutostartError(f"{path} exists and was not made by main.py install; "
                                  f"move it away first.")
-        verb = "update" if path.exists() else "create"
+        verb = "create" if old is None else "update"
         if not self.dry_run:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(text, encoding="utf-8")
         self.say(f"{verb}d {path}", f"{verb} {path}")
         return True
 
-    def remove(self, path: Path) -> bool:
-        if not path.exists():
-            return False
-        if MARKER not in path.read_text(encoding="utf-8", errors="replace"):
-            self.out(f"left {path} alone: it was not made by main.py install")
-            return False
+    def ours(self, path: Path) -> bool:
+        return path.exists() and MARKER in path.read_text(encoding="utf-8", errors="replace")
+
+    def remove(self, path: Path) -> None:
         if not self.dry_run:
             path.unlink()
             if not any(path.parent.iterdir()):
                 path.parent.rmdir()  # install made it (or it held nothing anyway)
         self.say(f"removed {path}", f"remove {path}")
-        return True
 
     def systemctl(self, *args: str) -> list[str]:
         return ["systemctl", "--user", *args]
 
+    def remove_unit(self) -> None:
+        self.change(self.systemctl("disable", UNIT_FILE), f"disabled {UNIT_FILE}",
+                    f"disable {UNIT_FILE}")
+        self.remove(self.unit_path)
+        self.change(self.systemctl("daemon-reload"), "reloaded the systemd user units",
+                    "reload the systemd user units")
+
     def install_linux(self, method: str) -> None:
+        """One autostart only: installing one method removes our entry of the other, so the
+        kiosk is never started twice at logon."""
         if method == "xdg":
-            self.write(self.desktop_path, desktop_entry(self.argv))
+            if not self.write(self.desktop_path, desktop_entry(self.argv)):
+                self.out(f"already installed: {self.desktop_path} is up to date; "
+                         f"nothing changed")
+            if self.ours(self.unit_path):
+                self.remove_unit()
             return
         changed = self.write(self.unit_path, systemd_unit(self.argv))
         enabled = self.run(self.systemctl("is-enabled", UNIT_FILE)).returncode == 0
@@ -274,17 +285,24 @@ class Autostart:
             self.change(self.systemctl("enable", UNIT_FILE),
                         f"enabled {UNIT_FILE} (starts with the graphical session)",
                         f"enable {UNIT_FILE} (starts with the graphical session)")
+        else:
+            self.out(f"already installed: {self.unit_path} is up to date and enabled; "
+                     f"nothing changed")
+        if self.ours(self.desktop_path):
+            self.remove(self.desktop_path)
 
     def uninstall_linux(self) -> None:
-        removed = self.remove(self.desktop_path)
-        if self.unit_path.exists() and MARKER in self.unit_path.read_text(encoding="utf-8"):
-            self.change(self.systemctl("disable", UNIT_FILE), f"disabled {UNIT_FILE}",
-                        f"disable {UNIT_FILE}")
-            self.remove(self.unit_path)
-            self.change(self.systemctl("daemon-reload"), "reloaded the systemd user units",
-                        "reload the systemd user units")
-            removed = True
-        if not removed:
+        found = False
+        for path in (self.desktop_path, self.unit_path):
+            if path.exists() and not self.ours(path):
+                self.out(f"left {path} alone: it was not made by main.py install")
+        if self.ours(self.desktop_path):
+            self.remove(self.desktop_path)
+            found = True
+        if self.ours(self.unit_path):
+            self.remove_unit()
+            found = True
+        if not found:
             self.out("not installed: no autostart entry or unit of ours; nothing changed")
 
 
