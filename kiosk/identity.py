@@ -71,14 +71,18 @@ class ClientMap:
     by_host: dict[str, str] = field(default_factory=dict)
 
     def find(self, machine: Machine) -> Identity | None:
-        for mac in machine.macs:
-            if mac in self.by_mac:
-                return Identity(self.by_mac[mac], f"{self.path.name} by MAC {mac}")
-        for name in host_names(machine.hostname):
-            if name in self.by_host:
-                return Identity(self.by_host[name],
-                                f"{self.path.name} by hostname {machine.hostname}")
-        return None
+        """By MAC (it stays when a PC is renamed), else by hostname."""
+        by_mac = next((Identity(self.by_mac[mac], f"{self.path.name} by MAC {mac}")
+                       for mac in machine.macs if mac in self.by_mac), None)
+        by_host = next((Identity(self.by_host[name],
+                                 f"{self.path.name} by hostname {machine.hostname}")
+                        for name in host_names(machine.hostname) if name in self.by_host), None)
+        if by_mac and by_host and by_mac.client_id != by_host.client_id:
+            # Likely a PC moved or renamed: the MAC goes with the hardware, so it wins.
+            log.warning("%s gives this PC %s by MAC but %s by hostname %s; using %s",
+                        self.path.name, by_mac.client_id, by_host.client_id, machine.hostname,
+                        by_mac.client_id)
+        return by_mac or by_host
 
 
 def _decode(path: Path) -> str:

@@ -68,10 +68,13 @@ def test_mapping_file_finds_the_pc_by_mac_whatever_the_separator_or_case(tmp_pat
         assert found == Identity("370001", "clients.csv by MAC 52:54:00:aa:bb:01")
 
 
-def test_mac_wins_over_a_hostname_that_names_another_pc(tmp_path):
+def test_mac_wins_over_a_hostname_that_names_another_pc_and_the_clash_is_logged(tmp_path,
+                                                                                caplog):
     cfg = auto_config(tmp_path, "  map_file: clients.csv\n")
     found = identity.resolve(cfg, lambda: Machine("PC-13", ("52:54:00:12:34:56",)))
     assert found == Identity("370012", "clients.csv by MAC 52:54:00:12:34:56")
+    assert ("clients.csv gives this PC 370012 by MAC but 370013 by hostname PC-13; "
+            "using 370012") in caplog.text
 
 
 @pytest.mark.parametrize("hostname", ["PC-13", "pc-13", "Pc-13.cafe.lan"])
