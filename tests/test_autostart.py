@@ -18,21 +18,29 @@ from kiosk.platform.process import MAIN_PY
 WIN_ARGV = [r"C:\Program Files\kiosk\kiosk.exe", "--config",
             r"C:\Program Files\kiosk\config.yaml"]
 WIN_LINE = r'"C:\Program Files\kiosk\kiosk.exe" --config "C:\Program Files\kiosk\config.yaml"'
+# What schtasks /Create /SC ONLOGON /RL HIGHEST registers, with Task Scheduler's defaults.
 TASK_XML = """<?xml version="1.0" encoding="UTF-16"?>
 <Task version="1.2" xmlns="http://schemas.microsoft.com/windows/2004/02/mit/task">
   <Triggers><LogonTrigger><Enabled>true</Enabled></LogonTrigger></Triggers>
-  <Principals><Principal id="Author"><LogonType>InteractiveToken</LogonType>
-    <RunLevel>{level}</RunLevel></Principal></Principals>
+  <Principals><Principal id="Author"><UserId>S-1-5-21-1004</UserId>
+    <LogonType>InteractiveToken</LogonType><RunLevel>{level}</RunLevel></Principal></Principals>
+  <Settings>
+    <MultipleInstancesPolicy>IgnoreNew</MultipleInstancesPolicy>
+    <DisallowStartIfOnBatteries>true</DisallowStartIfOnBatteries>
+    <StopIfGoingOnBatteries>true</StopIfGoingOnBatteries>
+    <ExecutionTimeLimit>PT72H</ExecutionTimeLimit>
+  </Settings>
   <Actions Context="Author"><Exec>
-      <Command>"C:\\Program Files\\kiosk\\kiosk.exe"</Command>
-      <Arguments>--config "C:\\Program Files\\kiosk\\{config}"</Arguments>
+      <Command>{command}</Command>
+      <Arguments>{arguments}</Arguments>
   </Exec></Actions>
 </Task>
 """
+NO_TASK = b"ERROR: The system cannot find the file specified."
 
 
 class FakeTools:
-    """schtasks / systemctl stand-in: records every argv, answers from a table."""
+    """systemctl stand-in: records every argv, answers from a table by argv prefix."""
 
     def __init__(self, answers: dict[tuple[str, ...], tuple[int, bytes]] | None = None) -> None:
         self.calls: list[list[str]] = []
@@ -50,6 +58,46 @@ class FakeTools:
         return [c for c in self.calls if "/Query" not in c and "is-enabled" not in c]
 
 
+class FakeSchtasks(FakeTools):
+    """schtasks with a task store: /Create from flags or from an XML file, /Query, /Delete."""
+
+    def __init__(self, task: str | None = None, deny: bytes | None = None,
+                 encoding: str = "utf-16") -> None:
+        super().__init__()
+        self.task, self.deny, self.encoding = task, deny, encoding
+        self.imported: list[str] = []  # the XML files /Create /XML was given
+
+    def __call__(self, argv):
+        self.calls.append(list(argv))
+        args = dict(zip(argv[2::2], argv[3::2], strict=False))  # /TN name /TR line …
+        done = subprocess.CompletedProcess(list(argv), 0, b"SUCCESS", b"")
+        if argv[1] == "/Query":
+            if self.task is None:
+                return subprocess.CompletedProcess(list(argv), 1, b"", NO_TASK)
+            return subprocess.CompletedProcess(list(argv), 0, self.task.encode(self.encoding), b"")
+        if argv[1] == "/Delete":
+            self.task = None
+        elif argv[1] == "/Create" and self.deny:
+            return subprocess.CompletedProcess(list(argv), 1, b"", self.deny)
+        elif argv[1] == "/Create" and "/XML" in argv:
+            self.task = Path(argv[argv.index("/XML") + 1]).read_text(encoding="utf-16")
+            self.imported.append(self.task)
+        elif argv[1] == "/Create":
+            command, arguments = split_task_run(args["/TR"])
+            level = "HighestAvailable" if args.get("/RL") == "HIGHEST" else "LeastPrivilege"
+            self.task = TASK_XML.format(level=level, command=command, arguments=arguments)
+        return done
+
+
+def split_task_run(line: str) -> tuple[str, str]:
+    """How Task Scheduler splits /TR into the program and its arguments."""
+    if line.startswith('"'):
+        end = line.index('"', 1) + 1
+        return line[:end], line[end:].strip()
+    program, _, arguments = line.partition(" ")
+    return program, arguments
+
+
 def windows(tools: FakeTools, tmp_path: Path, *, dry_run: bool = False,
             argv: list[str] = WIN_ARGV) -> tuple[Autostart, list[str]]:
     said: list[str] = []
@@ -58,20 +106,47 @@ def windows(tools: FakeTools, tmp_path: Path, *, dry_run: bool = False,
     return job, said
 
 
-NO_TASK = {("schtasks", "/Query"): (1, b"ERROR: The system cannot find the file specified.")}
+CREATE = ["schtasks", "/Create", "/TN", TASK_NAME, "/TR", WIN_LINE, "/SC", "ONLOGON",
+          "/RL", "HIGHEST", "/F"]
+LIFTED = "lifted the task's 72-hour limit and its battery conditions"
 
 
 # --- Windows ------------------------------------------------------------------------------
 
 
-def test_windows_install_creates_a_logon_task_with_highest_privileges(tmp_path):
-    tools = FakeTools(NO_TASK)
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-8"])
+def test_windows_install_creates_a_logon_task_with_highest_privileges_that_never_times_out(
+        tmp_path, encoding):
+    tools = FakeSchtasks(encoding=encoding)
     job, said = windows(tools, tmp_path)
     job.install_windows(user=None)
-    assert tools.changing() == [["schtasks", "/Create", "/TN", TASK_NAME, "/TR", WIN_LINE,
-                                 "/SC", "ONLOGON", "/RL", "HIGHEST", "/F"]]
+
+    create, again = tools.changing()
+    assert create == CREATE
+    assert again[:5] == ["schtasks", "/Create", "/TN", TASK_NAME, "/XML"] and again[-1] == "/F"
+    imported, = tools.imported
+    assert "<ExecutionTimeLimit>PT0S</ExecutionTimeLimit>" in imported
+    assert "<DisallowStartIfOnBatteries>false</DisallowStartIfOnBatteries>" in imported
+    assert "<StopIfGoingOnBatteries>false</StopIfGoingOnBatteries>" in imported
+    # Everything else is the task schtasks made: same trigger, principal and command.
+    assert imported == TASK_XML.format(
+        level="HighestAvailable", command=split_task_run(WIN_LINE)[0],
+        arguments=split_task_run(WIN_LINE)[1]).replace(
+        "PT72H", "PT0S").replace("OnBatteries>true<", "OnBatteries>false<")
     assert said == [f"created scheduled task {TASK_NAME}: {WIN_LINE} at logon, "
-                    f"highest privileges"]
+                    f"highest privileges", LIFTED]
+
+
+def test_kiosk_settings_are_added_when_the_task_has_none_of_them():
+    xml = "<Task><Triggers><ExecutionTimeLimit>PT1H</ExecutionTimeLimit></Triggers>" \
+          "<Settings>\n  </Settings></Task>"
+    fixed = autostart.with_kiosk_settings(xml)
+    assert fixed.startswith("<Task><Triggers><ExecutionTimeLimit>PT1H</ExecutionTimeLimit>")
+    settings = fixed[fixed.index("<Settings>"):]
+    for name, value in autostart.KIOSK_SETTINGS.items():
+        assert f"<{name}>{value}</{name}>" in settings
+    with pytest.raises(autostart.AutostartError, match="without <Settings>"):
+        autostart.with_kiosk_settings("<Task></Task>")
 
 
 def test_windows_task_command_line_quotes_paths_with_spaces_as_schtasks_expects():
@@ -83,14 +158,16 @@ def test_windows_task_command_line_quotes_paths_with_spaces_as_schtasks_expects(
 
 
 def test_windows_install_for_another_account_runs_in_that_users_session(tmp_path):
-    tools = FakeTools(NO_TASK)
+    tools = FakeSchtasks()
     windows(tools, tmp_path)[0].install_windows(user="CAFE\\player")
-    assert tools.changing()[0][-3:] == ["/RU", "CAFE\\player", "/IT"]
+    assert tools.changing()[0] == [*CREATE, "/RU", "CAFE\\player", "/IT"]
 
 
 def test_windows_install_twice_changes_nothing_the_second_time(tmp_path):
-    xml = TASK_XML.format(level="HighestAvailable", config="config.yaml")
-    tools = FakeTools({("schtasks", "/Query"): (0, xml.encode("utf-16"))})
+    tools = FakeSchtasks()
+    windows(tools, tmp_path)[0].install_windows(user=None)
+    tools.calls.clear()
+
     job, said = windows(tools, tmp_path)
     job.install_windows(user=None)
     assert tools.changing() == []
@@ -98,37 +175,52 @@ def test_windows_install_twice_changes_nothing_the_second_time(tmp_path):
                     f"with highest privileges; nothing changed"]
 
 
-@pytest.mark.parametrize(("level", "config"), [("LeastPrivilege", "config.yaml"),
-                                               ("HighestAvailable", "other.yaml")])
-def test_windows_install_replaces_a_task_that_runs_differently(tmp_path, level, config):
-    xml = TASK_XML.format(level=level, config=config)
-    tools = FakeTools({("schtasks", "/Query"): (0, xml.encode("utf-8"))})
+def made_by_hand(level: str = "HighestAvailable", config: str = "config.yaml",
+                 limit: str = "PT0S") -> str:
+    """A task as someone may have changed it, otherwise what install makes."""
+    command, arguments = split_task_run(WIN_LINE.replace("config.yaml", config))
+    return autostart.with_kiosk_settings(
+        TASK_XML.format(level=level, command=command, arguments=arguments)).replace(
+        "<ExecutionTimeLimit>PT0S<", f"<ExecutionTimeLimit>{limit}<")
+
+
+@pytest.mark.parametrize("task", [made_by_hand(level="LeastPrivilege"),
+                                  made_by_hand(config="other.yaml"),
+                                  made_by_hand(limit="PT72H")],
+                         ids=["normal-rights", "other-config", "72h-limit"])
+def test_windows_install_replaces_a_task_that_runs_differently(tmp_path, task):
+    assert autostart.task_matches(made_by_hand(), WIN_LINE)  # the variants differ in one thing
+    tools = FakeSchtasks(task)
     job, said = windows(tools, tmp_path)
     job.install_windows(user=None)
-    assert tools.changing()[0][:2] == ["schtasks", "/Create"] and "/F" in tools.changing()[0]
-    assert said[0].startswith(f"replaced scheduled task {TASK_NAME}")
+    assert tools.changing()[0] == CREATE
+    assert said == [f"replaced scheduled task {TASK_NAME}: {WIN_LINE} at logon, "
+                    f"highest privileges", LIFTED]
+    assert autostart.task_matches(tools.task or "", WIN_LINE)
 
 
 def test_windows_dry_run_says_what_it_would_do_and_does_nothing(tmp_path):
-    tools = FakeTools(NO_TASK)
+    tools = FakeSchtasks()
     job, said = windows(tools, tmp_path, dry_run=True)
     job.install_windows(user=None)
-    assert tools.changing() == []
+    assert tools.changing() == [] and tools.task is None
     assert said == [f"would create scheduled task {TASK_NAME}: {WIN_LINE} at logon, "
-                    f"highest privileges"]
+                    f"highest privileges",
+                    "would lift the task's 72-hour limit and its battery conditions"]
 
 
 def test_windows_install_without_admin_rights_fails_with_schtasks_own_words(tmp_path, capsys):
-    tools = FakeTools({**NO_TASK, ("schtasks", "/Create"): (1, b"ERROR: Access is denied.")})
+    tools = FakeSchtasks(deny=b"ERROR: Access is denied.")
     code = autostart.main(["install", "--config", str(write_config(tmp_path))],
                           default_config=tmp_path / "x", platform="win32", run=tools,
                           home=tmp_path)
     assert code == 1
     assert "schtasks /Create /TN failed: ERROR: Access is denied." in capsys.readouterr().err
+    assert tools.task is None
 
 
 def test_windows_refuses_a_command_line_too_long_for_schtasks(tmp_path):
-    tools = FakeTools(NO_TASK)
+    tools = FakeSchtasks()
     job, _ = windows(tools, tmp_path, argv=["C:\\" + "k" * 250 + "\\kiosk.exe", "--config", "c"])
     with pytest.raises(autostart.AutostartError, match="shorter path such as C:\\\\kiosk"):
         job.install_windows(user=None)
@@ -136,13 +228,13 @@ def test_windows_refuses_a_command_line_too_long_for_schtasks(tmp_path):
 
 
 def test_windows_uninstall_deletes_our_task_and_only_once(tmp_path):
-    tools = FakeTools({("schtasks", "/Query"): (0, b"TaskName ScanKiosk")})
+    tools = FakeSchtasks(made_by_hand())
     job, said = windows(tools, tmp_path)
     job.uninstall_windows()
     assert tools.changing() == [["schtasks", "/Delete", "/TN", TASK_NAME, "/F"]]
     assert said == [f"removed scheduled task {TASK_NAME}"]
 
-    tools = FakeTools(NO_TASK)
+    tools.calls.clear()
     job, said = windows(tools, tmp_path)
     job.uninstall_windows()
     assert tools.changing() == []

@@ -1,10 +1,11 @@
 """``python main.py install|uninstall [--dry-run]``: start the kiosk at logon, or stop doing so.
 
 Windows: a scheduled task at logon with highest privileges (``schtasks /RL HIGHEST``),
-so the kiosk runs elevated and a standard-rights process of the customer's cannot
-end it. Linux: an XDG autostart entry by default, since every desktop's session
-starts those once the display is up; a systemd user unit (``--method systemd``)
-only starts on desktops that reach ``graphical-session.target``.
+so on an administrator account the kiosk runs elevated and a standard-rights process
+of the customer's cannot end it; Task Scheduler's 72-hour limit is lifted.
+Linux: an XDG autostart entry by default, since every desktop's session starts
+those once the display is up; a systemd user unit (``--method systemd``) only
+starts on desktops that reach ``graphical-session.target``.
 
 Both commands are idempotent and print each thing they do; uninstall removes only
 what install made (its files carry a marker, the task has our name).
@@ -17,6 +18,7 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +27,10 @@ from kiosk.platform.process import MAIN_PY
 
 TASK_NAME = "ScanKiosk"
 TASK_RUN_MAX = 261  # schtasks refuses a longer /TR
+# Task Scheduler defaults that a kiosk must not keep: it would stop the kiosk after
+# 72 hours, and not start it (or stop it) on a PC running on battery.
+KIOSK_SETTINGS = {"ExecutionTimeLimit": "PT0S", "DisallowStartIfOnBatteries": "false",
+                  "StopIfGoingOnBatteries": "false"}
 DESKTOP_FILE = "kiosk.desktop"
 UNIT_FILE = "kiosk.service"
 MARKER = "X-Kiosk-Installed-By=main.py install"  # in every file we write (a frozen build too)
@@ -100,15 +106,40 @@ def _flat(command_line: str) -> str:
     return " ".join(command_line.replace('"', " ").split()).lower()
 
 
-def task_matches(xml: str, line: str) -> bool:
-    """Whether the task's XML runs ``line`` at logon with highest privileges."""
-    def element(name: str) -> str:
-        found = re.search(rf"<{name}>(.*?)</{name}>", xml, re.DOTALL)
-        return found.group(1).replace("&quot;", '"').replace("&amp;", "&") if found else ""
+def _element(xml: str, name: str) -> str:
+    found = re.search(rf"<{name}>(.*?)</{name}>", xml, re.DOTALL)
+    return found.group(1).replace("&quot;", '"').replace("&amp;", "&") if found else ""
 
-    command = f"{element('Command')} {element('Arguments')}"
-    return ("<LogonTrigger" in xml and element("RunLevel") == "HighestAvailable"
-            and _flat(command) == _flat(line))
+
+def _settings(xml: str) -> re.Match[str]:
+    found = re.search(r"<Settings>.*?</Settings>", xml, re.DOTALL)
+    if found is None:
+        raise AutostartError("schtasks /Query /XML gave a task without <Settings>.")
+    return found
+
+
+def task_matches(xml: str, line: str) -> bool:
+    """Whether the task's XML runs ``line`` at logon with highest privileges, for good."""
+    command = f"{_element(xml, 'Command')} {_element(xml, 'Arguments')}"
+    settings = re.search(r"<Settings>.*?</Settings>", xml, re.DOTALL)
+    return ("<LogonTrigger" in xml and _element(xml, "RunLevel") == "HighestAvailable"
+            and _flat(command) == _flat(line) and settings is not None
+            and all(_element(settings.group(0), name) == value
+                    for name, value in KIOSK_SETTINGS.items()))
+
+
+def with_kiosk_settings(xml: str) -> str:
+    """The task XML with KIOSK_SETTINGS in its <Settings>, each replaced or added."""
+    block = _settings(xml)
+    settings = block.group(0)
+    for name, value in KIOSK_SETTINGS.items():
+        element = f"<{name}>{value}</{name}>"
+        if f"<{name}>" in settings:
+            settings = re.sub(rf"<{name}>.*?</{name}>", element, settings, count=1,
+                              flags=re.DOTALL)
+        else:
+            settings = settings.replace("<Settings>", f"<Settings>\n    {element}", 1)
+    return xml[:block.start()] + settings + xml[block.end():]
 
 
 # --- Linux: an XDG autostart entry or a systemd user unit --------------------------------
@@ -221,6 +252,24 @@ class Autostart:
                     f"{what} scheduled task {TASK_NAME}: {line} at logon, highest privileges",
                     f"{what[:-1]} scheduled task {TASK_NAME}: {line} at logon, "
                     f"highest privileges")
+        self.lift_limits()
+
+    def lift_limits(self) -> None:
+        """schtasks /Create cannot set these: register the task's own XML again with
+        KIOSK_SETTINGS (its principal is in the XML, so no password is asked)."""
+        done = "lifted the task's 72-hour limit and its battery conditions"
+        if self.dry_run:
+            self.say(done, "lift the task's 72-hour limit and its battery conditions")
+            return
+        query = self.run(["schtasks", "/Query", "/TN", TASK_NAME, "/XML"])
+        if query.returncode != 0:
+            raise AutostartError(f"schtasks /Query failed after creating {TASK_NAME}.")
+        with tempfile.TemporaryDirectory(prefix="kiosk-task-") as folder:
+            path = Path(folder) / "task.xml"
+            # The XML declares UTF-16; schtasks /XML reads it so (with its BOM).
+            path.write_text(with_kiosk_settings(decode(query.stdout)), encoding="utf-16")
+            self.change(["schtasks", "/Create", "/TN", TASK_NAME, "/XML", str(path), "/F"],
+                        done, "")
 
     def uninstall_windows(self) -> None:
         if self.run(["schtasks", "/Query", "/TN", TASK_NAME]).returncode != 0:
