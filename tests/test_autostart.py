@@ -410,3 +410,12 @@ def test_an_up_to_date_unit_that_was_disabled_is_enabled_again(tmp_path, capsys,
 def test_systemd_does_not_restart_a_kiosk_stopped_by_a_config_error():
     unit = autostart.systemd_unit(["/opt/kiosk/kiosk"])
     assert "Restart=on-failure\n" in unit and "RestartPreventExitStatus=2\n" in unit
+
+
+def test_windows_install_never_registers_a_command_it_read_back_garbled(tmp_path):
+    accented = [r"C:\Café\kiosk.exe", "--config", r"C:\Café\config.yaml"]
+    tools = FakeSchtasks(encoding="cp850")  # a console code page that is not the ANSI one
+    job, _ = windows(tools, tmp_path, argv=accented)
+    with pytest.raises(autostart.AutostartError, match="did not read back as"):
+        job.install_windows(user=None)
+    assert tools.imported == []  # the created task stays as schtasks made it

@@ -252,9 +252,9 @@ class Autostart:
                     f"{what} scheduled task {TASK_NAME}: {line} at logon, highest privileges",
                     f"{what[:-1]} scheduled task {TASK_NAME}: {line} at logon, "
                     f"highest privileges")
-        self.lift_limits()
+        self.lift_limits(line)
 
-    def lift_limits(self) -> None:
+    def lift_limits(self, line: str) -> None:
         """schtasks /Create cannot set these: register the task's own XML again with
         KIOSK_SETTINGS (its principal is in the XML, so no password is asked)."""
         done = "lifted the task's 72-hour limit and its battery conditions"
@@ -264,10 +264,16 @@ class Autostart:
         query = self.run(["schtasks", "/Query", "/TN", TASK_NAME, "/XML"])
         if query.returncode != 0:
             raise AutostartError(f"schtasks /Query failed after creating {TASK_NAME}.")
+        xml = decode(query.stdout)
+        if _flat(f"{_element(xml, 'Command')} {_element(xml, 'Arguments')}") != _flat(line):
+            # Read back in another code page, a path with accents would be registered wrong.
+            raise AutostartError(f"the task {TASK_NAME} was created, but its XML did not read "
+                                 f"back as {line}; in Task Scheduler untick 'Stop the task if it "
+                                 f"runs longer than' and the power conditions by hand")
         with tempfile.TemporaryDirectory(prefix="kiosk-task-") as folder:
             path = Path(folder) / "task.xml"
             # The XML declares UTF-16; schtasks /XML reads it so (with its BOM).
-            path.write_text(with_kiosk_settings(decode(query.stdout)), encoding="utf-16")
+            path.write_text(with_kiosk_settings(xml), encoding="utf-16")
             self.change(["schtasks", "/Create", "/TN", TASK_NAME, "/XML", str(path), "/F"],
                         done, "")
 
