@@ -3,8 +3,9 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+DIST_STAMP := $(VENV)/.dist-installed
 
-.PHONY: install run test lint unit e2e clean
+.PHONY: install run test lint unit e2e clean dist
 
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -31,5 +32,17 @@ test: lint
 	bash tools/ensure-x-tools.sh
 	$(PY) -m pytest -q
 
+$(DIST_STAMP): requirements-dist.txt $(STAMP)
+	$(PY) -m pip install --quiet -r requirements-dist.txt
+	touch $(DIST_STAMP)
+
+# dist/kiosk/: the program as one folder for this OS (Linux here; the Windows command is
+# in README), then a smoke check of the built program (it starts and locks the screen).
+dist: $(DIST_STAMP)
+	rm -rf build/kiosk dist/kiosk
+	$(PY) -m PyInstaller --noconfirm --clean --distpath dist --workpath build packaging/kiosk.spec
+	bash tools/ensure-x-tools.sh
+	$(PY) tools/check_dist.py dist/kiosk
+
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache logs cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache logs cache build dist

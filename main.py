@@ -1,4 +1,5 @@
-"""Start the kiosk: ``python main.py [--config PATH]``.
+"""Start the kiosk: ``python main.py [--config PATH]``; ``python main.py install|uninstall``
+registers or removes its autostart (kiosk/platform/autostart.py).
 
 This process becomes the guardian (and, with ``server.base_url: embedded``, hosts
 the simulator); the guardian starts the UI as ``main.py --role ui``.
@@ -12,15 +13,23 @@ import os
 import sys
 from pathlib import Path
 
-from kiosk import config, logs
+from kiosk import config, identity, logs
+from kiosk.platform.machine import this_machine
 
 os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")  # stdout is the guardian's pipe
-HERE = Path(__file__).resolve().parent
+# A frozen build's own files sit in its _internal folder; the operator's config.yaml
+# sits next to the executable.
+HERE = (Path(sys.executable) if getattr(sys, "frozen", False) else Path(__file__)).resolve().parent
+PROG = "kiosk" if getattr(sys, "frozen", False) else "main.py"  # how the operator calls it
+AUTOSTART_COMMANDS = ("install", "uninstall")
 log = logging.getLogger("kiosk")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="main.py", description="扫码上机 kiosk client")
+    parser = argparse.ArgumentParser(
+        prog=PROG, description="扫码上机 kiosk client",
+        epilog=f"{PROG} install|uninstall [--dry-run]: start the kiosk at logon, or "
+               f"stop doing so ({PROG} install --help).")
     parser.add_argument("--config", type=Path, default=HERE / "config.yaml",
                         help="config file (default: config.yaml next to main.py)")
     hidden = argparse.SUPPRESS  # the guardian and the UI start each other with these
@@ -50,6 +59,11 @@ def load_config(path: Path, log_name: str) -> config.Config:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] and argv[0] in AUTOSTART_COMMANDS:
+        from kiosk.platform.autostart import main as autostart
+
+        return autostart(argv, default_config=HERE / "config.yaml", prog=PROG)
     args = parse_args(argv)
     if args.role == "simulator":  # the embedded simulator's own process
         from kiosk.simulator.__main__ import main as run_simulator
@@ -58,6 +72,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     try:
         cfg = load_config(args.config, "kiosk-ui" if args.role == "ui" else "kiosk")
+        cfg, unregistered = identity.identify(cfg, this_machine)
     except config.ConfigError as exc:
         log.error("%s", exc)  # one line on stderr (the console log) and in the log file
         return 2
@@ -70,7 +85,8 @@ def main(argv: list[str] | None = None) -> int:
                   "start it with python main.py", file=sys.stderr)
             return 2
         guardian_args = ["--config", str(cfg.path), "--role", "guardian", "--server-url", url]
-        return run_ui(cfg, server_url=url, rebooting=args.rebooting, guardian_args=guardian_args)
+        return run_ui(cfg, server_url=url, rebooting=args.rebooting, guardian_args=guardian_args,
+                      unregistered=unregistered)
     from kiosk.guardian import run as run_guardian
 
     return run_guardian(cfg, server_url=args.server_url, adopt=args.ui_pid is not None)

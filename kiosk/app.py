@@ -39,6 +39,7 @@ from kiosk.flow import (
     UserInput,
 )
 from kiosk.guardian_link import GuardianLink
+from kiosk.identity import Unregistered
 from kiosk.logs import Trace
 from kiosk.platform import Rebooter
 
@@ -53,8 +54,9 @@ class App:
     """Owns the window, the loop and the dispatch between pygame, the core and workers."""
 
     def __init__(self, config: Config, server_url: str, link: GuardianLink,
-                 rebooting: str | None) -> None:
+                 rebooting: str | None, unregistered: Unregistered | None = None) -> None:
         self.config = config
+        self.unregistered = unregistered
         self.server_url = server_url
         self.link = link
         self.rebooting = rebooting
@@ -75,6 +77,11 @@ class App:
                                   corner=self.config.widget_corner)
         self.window.surface.fill((0, 0, 0))
         self.window.flip()  # locked before anything heavy is imported
+        if self.unregistered is not None:
+            try:
+                return self._stay_unregistered(self.unregistered)
+            finally:
+                pygame.quit()
         self.answer_event = pygame.event.custom_type()
         self._build()
         now = time.monotonic()
@@ -129,6 +136,29 @@ class App:
         self.refresher = Refresher(self.api, self.media, self._post,
                                    media_every_s=config.media_refresh_s)
         self.refresher.start()
+
+    def _stay_unregistered(self, machine: Unregistered) -> int:
+        """No id for this PC: stay locked on 未登记的机器 and never ask the server with a
+        wrong id; only a registration and a restart get past it."""
+        from kiosk.scenes.base import Context
+        from kiosk.scenes.unregistered import UnregisteredScene
+
+        ctx = Context(flow=self.flow, client_id="", scan_qr="", pay_qr="",
+                      debug=self.config.debug)
+        self.scene = UnregisteredScene(ctx, machine)
+        self.window.lock()
+        self.link.page("unregistered")
+        clock = pygame.time.Clock()
+        while self.running:
+            for event in pygame.event.get():
+                if event.type == pygame.WINDOWFOCUSLOST:
+                    self.window.raise_()
+                elif self.config.debug and (event.type == pygame.QUIT or (
+                        event.type == pygame.KEYDOWN and event.key == pygame.K_F12)):
+                    self._quit()
+            self._draw(time.monotonic())
+            clock.tick(self.scene.fps)
+        return 0
 
     def _post(self, kind: str, answer: object) -> None:
         """Hand a worker's answer to the UI thread (pygame's queue is thread-safe)."""
@@ -253,7 +283,8 @@ class App:
         from kiosk.scenes import draw
 
         lines = [strings.text("debug_banner"),
-                 f"client {self.config.client_id} · page {self.flow.page.value} · "
+                 f"client {self.config.client_id} ({self.config.client_id_source}) · "
+                 f"page {'unregistered' if self.unregistered else self.flow.page.value} · "
                  f"{self.server_url}",
                  self.window.keyboard.status()]  # a lock that does not hold is never silent
         for i, line in enumerate(lines):
@@ -271,14 +302,14 @@ class App:
 
 
 def run(config: Config, *, server_url: str, rebooting: str | None,
-        guardian_args: list[str]) -> int:
+        guardian_args: list[str], unregistered: Unregistered | None = None) -> int:
     """The UI process's main; it never returns normally."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C is the guardian's to handle
     link = GuardianLink.from_stdio(guardian_args)
     link.start()
     log.info("UI %d started (client %s, server %s)", os.getpid(), config.client_id, server_url)
     try:
-        code = App(config, server_url, link, rebooting).run()
+        code = App(config, server_url, link, rebooting, unregistered).run()
     except Exception:
         log.exception("the UI failed; the guardian starts it again (or reboots in a session)")
         code = 1

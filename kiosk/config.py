@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import logging
 import math
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ log = logging.getLogger(__name__)
 REBOOT_MODES = ("simulate", "system", "command")
 CORNERS = ("top-left", "top-right", "bottom-left", "bottom-right")
 EMBEDDED = "embedded"
+AUTO = "auto"  # client.id: the id comes from client.map_file or client.hostname_pattern
 
 
 class ConfigError(Exception):
@@ -59,6 +61,10 @@ class Config:
     trace: Path | None
     debug: bool
     simulator: SimulatorConfig
+    client_map_file: Path | None = None
+    client_hostname_pattern: str | None = None
+    client_id_template: str = "{0}"
+    client_id_source: str = "config"  # where client_id came from (kiosk/identity.py)
 
     @property
     def embedded(self) -> bool:
@@ -258,9 +264,38 @@ def load(path: Path, data: dict | None = None) -> Config:
         debug=r.flag("debug", False),
         simulator=simulator,
     )
+    cfg = replace(cfg, **_client_rules(r, client_id))
     for key in r.unknown():
         log.warning("config key %s is not one this program knows; it is ignored", key)
     return cfg
+
+
+def _client_rules(r: _Reader, client_id: str) -> dict[str, Any]:
+    """The keys that find the id of a PC with ``client.id: auto`` (kiosk/identity.py)."""
+    pattern = r.text("client.hostname_pattern", None)
+    template = r.text("client.id_template", "{0}") or "{0}"
+    rules = {"client_map_file": r.path("client.map_file", None),
+             "client_hostname_pattern": pattern, "client_id_template": template}
+    if pattern is not None:
+        try:
+            groups = re.compile(pattern).groups
+        except re.error as exc:
+            raise ConfigError(f"config key client.hostname_pattern is not a valid regular "
+                              f"expression ({exc}).") from exc
+        if groups < 1:
+            raise ConfigError("config key client.hostname_pattern needs a group in "
+                              "parentheses for the id, such as PC-(\\d+).")
+    try:
+        usable = "\0" in template.format("\0")
+    except (IndexError, KeyError, ValueError):
+        usable = False
+    if not usable:
+        raise ConfigError(f"config key client.id_template must use {{0}} for the number "
+                          f"from the hostname, not {template!r}.")
+    if client_id == AUTO and rules["client_map_file"] is None and pattern is None:
+        raise ConfigError("config key client.id is auto, so client.map_file or "
+                          "client.hostname_pattern must be set.")
+    return rules
 
 
 def fill(template: str, *, client_id: str, base_url: str) -> str:

@@ -36,7 +36,9 @@ class GuardianLink:
     def from_stdio(cls, guardian_args: list[str]) -> GuardianLink:
         """Take over stdin/stdout as the pipes, and point fd 1 at stderr for stray prints."""
         out = os.fdopen(os.dup(sys.stdout.fileno()), "wb", buffering=0)
-        os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
+        # A windowed Windows build has no stderr (sys.stderr is None): stray prints go nowhere.
+        stray = sys.stderr.fileno() if sys.stderr is not None else os.open(os.devnull, os.O_WRONLY)
+        os.dup2(stray, sys.stdout.fileno())
         return cls(out, sys.stdin.buffer, guardian_args)
 
     def start(self) -> None:

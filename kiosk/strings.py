@@ -27,6 +27,11 @@ STRINGS: dict[str, str] = {
     "rebooting": "系统重启中",
     "rebooting_hint": "请稍候，电脑正在重启…",
     "connecting": "正在连接服务器…",
+    "unregistered": "未登记的机器",
+    "unregistered_hint": "本机不在机器登记表中，暂时不能使用。请联系网管。",
+    "unregistered_host": "计算机名：{hostname}",
+    "unregistered_mac": "MAC 地址：{macs}",
+    "unregistered_fix": "网管：在 {file} 中加一行 {line}（逗号后填本机编号），然后重启本机。",
     "debug_banner": "调试模式 · F1–F5 切换页面 · F12 退出",
 }
 

@@ -24,6 +24,10 @@ SAMPLES = {
     "amount": "3243.24",
     "duration": strings.duration(3725),
     "cost": strings.money(3243.24),
+    "hostname": "PC-12",
+    "macs": "52:54:00:12:34:56, 0a:00:27:00:00:0c",
+    "file": "clients.csv",
+    "line": "PC-12,52:54:00:12:34:56,",
 }
 OUTSIDE_SUBSET = "𠀋"  # CJK Extension B: not in the bundled GB2312 subset
 

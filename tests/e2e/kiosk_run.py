@@ -21,7 +21,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -124,7 +124,7 @@ class Kiosk:
     """One running kiosk: its config, guardian process, trace and simulator."""
 
     def __init__(self, screen: VirtualScreen, tmp_path: Path, config: dict[str, Any],
-                 name: str = "kiosk") -> None:
+                 name: str = "kiosk", program: Sequence[str] | None = None) -> None:
         self.screen = screen
         self.tmp_path = tmp_path
         self.config = config
@@ -136,6 +136,8 @@ class Kiosk:
         self.proc: subprocess.Popen[bytes] | None = None
         self.base_url: str | None = None
         self.http = requests.Session()
+        # What an operator runs: Python with main.py, or a built program (tools/check_dist.py).
+        self.program = list(program or [sys.executable, str(MAIN_PY)])
 
     # --- life cycle
 
@@ -146,7 +148,7 @@ class Kiosk:
                                     encoding="utf-8")
         with self.out_path.open("wb") as out, self.err_path.open("wb") as err:
             self.proc = self.screen.popen(
-                [sys.executable, str(MAIN_PY), "--config", str(self.config_path)],
+                [*self.program, "--config", str(self.config_path)],
                 env={"PYGAME_HIDE_SUPPORT_PROMPT": "1", "PYTHONUNBUFFERED": "1"},
                 stdout=out, stderr=err, cwd=str(ROOT),
             )
@@ -309,10 +311,11 @@ class Kiosk:
 
 
 def start_kiosk(screen: VirtualScreen, tmp_path: Path, overrides: Mapping[str, Any] | None = None,
-                *, name: str = "kiosk", timeout: float = 15.0) -> Kiosk:
+                *, name: str = "kiosk", timeout: float = 15.0,
+                program: Sequence[str] | None = None) -> Kiosk:
     """Write a config (the e2e defaults with ``overrides`` merged in) and start the kiosk."""
     config = deep_merge(base_config(tmp_path), overrides or {})
-    kiosk = Kiosk(screen, tmp_path, config, name=name)
+    kiosk = Kiosk(screen, tmp_path, config, name=name, program=program)
     try:
         return kiosk.start(timeout)
     except BaseException:
