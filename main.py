@@ -2,6 +2,7 @@
 
 This process becomes the guardian (and, with ``server.base_url: embedded``, hosts
 the simulator); the guardian starts the UI as ``main.py --role ui``.
+``python main.py hash-password`` prints the ``admin.password_hash`` line for a password.
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help=hidden)
     parser.add_argument("--server-url", help=hidden)
     parser.add_argument("--rebooting", help=hidden)
+    parser.add_argument("--reboot-outcome", default="started",
+                        choices=("started", "simulated", "skipped", "failed"), help=hidden)
     parser.add_argument("--ui-pid", type=int, help=hidden)
     args, extra = parser.parse_known_args(argv)
     if extra and args.role != "simulator":
@@ -50,6 +53,12 @@ def load_config(path: Path, log_name: str) -> config.Config:
 
 
 def main(argv: list[str] | None = None) -> int:
+    if (sys.argv[1:] if argv is None else argv)[:1] == ["hash-password"]:
+        import getpass
+
+        from kiosk.admin import hash_password_command
+
+        return hash_password_command(getpass.getpass, print)
     args = parse_args(argv)
     if args.role == "simulator":  # the embedded simulator's own process
         from kiosk.simulator.__main__ import main as run_simulator
@@ -70,10 +79,11 @@ def main(argv: list[str] | None = None) -> int:
                   "start it with python main.py", file=sys.stderr)
             return 2
         guardian_args = ["--config", str(cfg.path), "--role", "guardian", "--server-url", url]
-        return run_ui(cfg, server_url=url, rebooting=args.rebooting, guardian_args=guardian_args)
+        return run_ui(cfg, server_url=url, rebooting=args.rebooting, guardian_args=guardian_args,
+                      reboot_outcome=args.reboot_outcome)
     from kiosk.guardian import run as run_guardian
 
-    return run_guardian(cfg, server_url=args.server_url, adopt=args.ui_pid is not None)
+    return run_guardian(cfg, server_url=args.server_url, ui_pid=args.ui_pid)
 
 
 if __name__ == "__main__":

@@ -2,7 +2,9 @@
 
 The guardian learns the current page from here (rule 3 needs it the instant the UI
 dies). If the guardian dies instead, its pipe closes and the UI starts a new one
-that adopts this UI, so neither can be killed alone to unlock the PC.
+that adopts this UI, so neither can be killed alone to unlock the PC. The life sign
+("alive") is sent only while the UI's loop makes progress, so a loop stuck in a
+call counts as hung even though this thread still runs.
 """
 
 from __future__ import annotations
@@ -12,9 +14,10 @@ import os
 import subprocess
 import sys
 import threading
+from collections.abc import Callable
 from typing import BinaryIO
 
-from kiosk.guardian import HEARTBEAT_S
+from kiosk.guardian import HEARTBEAT_S, REBOOT_FAILED_LINE
 from kiosk.platform import detached, self_argv
 
 log = logging.getLogger(__name__)
@@ -31,6 +34,9 @@ class GuardianLink:
         self._lock = threading.Lock()
         self._page = "boot"
         self._closed = threading.Event()
+        self._steps = 0  # loop iterations, counted by the loop itself
+        self.reboot_failed = threading.Event()  # the guardian said its reboot failed
+        self.on_reboot_failed: Callable[[], None] = lambda: None
 
     @classmethod
     def from_stdio(cls, guardian_args: list[str]) -> GuardianLink:
@@ -49,8 +55,16 @@ class GuardianLink:
         self._page = page
         self._send(f"page {page}")
 
+    def progress(self) -> None:
+        """Called once per loop iteration: the next life sign may go out."""
+        self._steps += 1
+
+    def reboot(self, outcome: str) -> None:
+        """Tell the guardian what became of our own reboot (is page R a real reboot?)."""
+        self._send(f"reboot {outcome}")
+
     def quit(self) -> None:
-        """Tell the guardian this exit is on purpose (debug F12)."""
+        """Tell the guardian this exit is on purpose (debug F12, the admin exit)."""
         self._closed.set()
         self._send("quit")
 
@@ -65,15 +79,21 @@ class GuardianLink:
                 pass  # the guardian is gone; _watch is starting a new one
 
     def _beat(self) -> None:
+        seen = self._steps
         while not self._closed.wait(HEARTBEAT_S):
-            self._send("alive")
+            if self._steps != seen:  # silent while the loop is stuck: the guardian acts
+                seen = self._steps
+                self._send("alive")
 
     def _watch(self) -> None:
         while not self._closed.is_set():
             pipe = self._in
             assert pipe is not None
-            for _ in iter(pipe.readline, b""):
-                pass
+            for line in iter(pipe.readline, b""):
+                if line == REBOOT_FAILED_LINE:
+                    log.critical("the guardian's reboot failed: showing 请联系网管")
+                    self.reboot_failed.set()
+                    self.on_reboot_failed()
             if self._closed.is_set():
                 return
             log.error("the guardian is gone; starting a new one")
