@@ -58,7 +58,8 @@ def main(argv: list[str] | None = None) -> int:
 
         from kiosk.admin import hash_password_command
 
-        return hash_password_command(getpass.getpass, print)
+        return hash_password_command(getpass.getpass, print,
+                                     lambda line: print(line, file=sys.stderr))
     args = parse_args(argv)
     if args.role == "simulator":  # the embedded simulator's own process
         from kiosk.simulator.__main__ import main as run_simulator

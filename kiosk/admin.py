@@ -89,21 +89,23 @@ class PasswordGate:
             self.locked_until = now + self.lockout_s
 
 
-def hash_password_command(ask: Callable[[str], str], say: Callable[[str], None]) -> int:
-    """``python main.py hash-password``: ask twice, print the config line to paste."""
+def hash_password_command(ask: Callable[[str], str], say: Callable[[str], None],
+                          note: Callable[[str], None]) -> int:
+    """``python main.py hash-password``: ask twice; ``say`` the config lines to paste
+    (and nothing else, so they can be redirected), ``note`` the rest."""
     try:
         first = ask("admin password: ")
         second = ask("same password again: ")
     except (EOFError, KeyboardInterrupt):
-        say("no password given; nothing printed")
+        note("no password given; nothing printed")
         return 1
     if not first:
-        say("an empty password is not allowed; nothing printed")
+        note("an empty password is not allowed; nothing printed")
         return 1
     if first != second:
-        say("the two passwords differ; nothing printed")
+        note("the two passwords differ; nothing printed")
         return 1
-    say("Paste these two lines into config.yaml (replace an admin: section if there is one):")
+    note("paste these lines into config.yaml, in place of any admin: section there:")
     say("admin:")
     say(f'  password_hash: "{make_hash(first)}"')
     return 0

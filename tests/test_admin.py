@@ -78,24 +78,25 @@ def test_right_password_resets_the_count():
     assert gate.wait_left(2) == 0
 
 
-def run_command(*answers: str) -> tuple[int, list[str]]:
+def run_command(*answers: str) -> tuple[int, list[str], list[str]]:
     said: list[str] = []
+    notes: list[str] = []
     replies = iter(answers)
-    return hash_password_command(lambda prompt: next(replies), said.append), said
+    code = hash_password_command(lambda prompt: next(replies), said.append, notes.append)
+    return code, said, notes
 
 
-def test_hash_password_command_prints_a_config_line_that_verifies():
-    code, said = run_command("open sesame", "open sesame")
+def test_hash_password_command_prints_only_config_lines_that_verify():
+    code, said, _ = run_command("open sesame", "open sesame")
     assert code == 0
-    line = said[-1].strip()
-    assert said[-2] == "admin:" and line.startswith("password_hash: ")
-    assert verify("open sesame", parse_hash(line.split(": ", 1)[1].strip('"')))
+    assert said[0] == "admin:" and said[1].startswith("  password_hash: ") and len(said) == 2
+    assert verify("open sesame", parse_hash(said[1].split(": ", 1)[1].strip('"')))
 
 
 @pytest.mark.parametrize("answers", [("a", "b"), ("", "")])
 def test_hash_password_command_refuses_mismatch_and_empty(answers):
-    code, said = run_command(*answers)
-    assert code == 1 and "nothing printed" in said[-1]
+    code, said, notes = run_command(*answers)
+    assert code == 1 and said == [] and "nothing printed" in notes[-1]
 
 
 # --- the prompt --------------------------------------------------------------------
@@ -187,3 +188,16 @@ def test_prompt_draws_on_a_full_screen_and_on_the_widget(prompt):
         prompt.draw(surface, 0.0)
         centre = surface.get_at((size[0] // 2, size[1] // 2))[:3]
         assert centre != (1, 2, 3), f"nothing drawn at {size}"
+
+
+def test_main_hash_password_prints_a_line_the_config_accepts(tmp_path, monkeypatch, capsys):
+    import getpass
+
+    import main
+
+    monkeypatch.setattr(getpass, "getpass", lambda prompt="": "café admin")
+    assert main.main(["hash-password"]) == 0
+    path = tmp_path / "config.yaml"
+    path.write_text('client: {id: "1"}\n' + capsys.readouterr().out, encoding="utf-8")
+    stored = config.load(path).guard.admin_password_hash
+    assert stored is not None and verify("café admin", parse_hash(stored))

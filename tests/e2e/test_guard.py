@@ -21,7 +21,7 @@ from kiosk.admin import make_hash
 
 from . import xscreen
 from .conftest import SCREEN
-from .kiosk_run import Kiosk, base_config, pids_with
+from .kiosk_run import Kiosk, base_config, cmdline, pids_with
 from .test_kiosk import (
     FULL,
     START_S,
@@ -198,6 +198,33 @@ def test_two_starts_at_once_give_one_kiosk_and_a_plain_sentence(
     finally:
         first.stop()
         second.stop()
+
+
+def test_guardian_started_by_the_ui_after_a_kill_takes_the_lock_over(
+        screen: VirtualScreen, kiosk: StartKiosk, tmp_path: Path) -> None:
+    k = kiosk()
+    on_standby(k)
+    ui = k.ui_pid()
+    assert k.proc is not None
+    old = k.proc.pid
+    os.kill(old, signal.SIGKILL)
+
+    def new_guardian() -> int | None:
+        others = [pid for pid in k.pids() if pid != old and "--role" in cmdline(pid)
+                  and cmdline(pid)[cmdline(pid).index("--role") + 1] == "guardian"]
+        return others[0] if len(others) == 1 else None
+
+    adopted = wait_until(new_guardian, 10, interval=0.05,
+                         message=f"the UI started no new guardian\n{k.logs()}")
+    lock = Path(k.config["log"]["dir"]) / "kiosk.lock"
+    wait_until(lambda: lock.read_text().strip() == str(adopted), 10, interval=0.05,
+               message="the new guardian did not take the lock")
+    again = Kiosk(screen, tmp_path, k.config, name="again")
+    again.config_path = k.config_path
+    again.launch()
+    assert again.proc is not None and again.proc.wait(timeout=20) == 3
+    assert f"already running (pid {adopted})" in again.err_path.read_text("utf-8")
+    assert k.ui_pids() == [ui]
 
 
 # --------------------------------------------------------------------------- maintenance
