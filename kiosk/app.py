@@ -311,7 +311,7 @@ def run(config: Config, *, server_url: str, rebooting: str | None,
         guardian_args: list[str], reboot_outcome: str = Outcome.STARTED) -> int:
     """The UI process's main; it never returns normally."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C is the guardian's to handle
-    link = GuardianLink.from_stdio(guardian_args)
+    link = GuardianLink.from_stdio(guardian_args, hang_s=config.guard.hang_s)
     link.start()
     log.info("UI %d started (client %s, server %s)", os.getpid(), config.client_id, server_url)
     try:

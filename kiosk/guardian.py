@@ -20,7 +20,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
@@ -64,42 +64,55 @@ class Watch:
     reboot: str | None = None  # the outcome of the UI's own last reboot
 
 
-def _lines(pipe: BinaryIO) -> queue.Queue[bytes | None]:
-    """The pipe's lines on a queue (None at the end), so the watch can wait with a timeout:
-    select() does not work on Windows pipes; a reading thread works everywhere."""
-    lines: queue.Queue[bytes | None] = queue.Queue()
+class LifeLine:
+    """The lines of the other process's pipe, each one a life sign. Iterating ends when
+    the pipe closes (the process is gone) or, with ``hang_s``, when it stays silent that
+    long (``hung`` is then True); the first line gets ``start_grace_s`` instead."""
 
-    def read() -> None:
+    def __init__(self, pipe: BinaryIO, hang_s: float | None = None,
+                 start_grace_s: float = START_GRACE_S,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.hang_s = hang_s
+        self.start_grace_s = start_grace_s
+        self.clock = clock
+        self.hung = False
+        # select() does not work on Windows pipes; a reading thread works everywhere.
+        self._lines: queue.Queue[bytes | None] = queue.Queue()
+        threading.Thread(target=self._read, args=(pipe,), daemon=True, name="pipe").start()
+
+    def _read(self, pipe: BinaryIO) -> None:
         try:
             for raw in iter(pipe.readline, b""):
-                lines.put(raw)
+                self._lines.put(raw)
         except (OSError, ValueError):
             pass
-        lines.put(None)
+        self._lines.put(None)
 
-    threading.Thread(target=read, daemon=True, name="ui-pipe").start()
-    return lines
+    def __iter__(self) -> Iterator[bytes]:
+        limit = None if self.hang_s is None else max(self.hang_s, self.start_grace_s)
+        last = self.clock()
+        while True:
+            wait = None if limit is None else max(0.0, last + limit - self.clock())
+            try:
+                raw = self._lines.get(timeout=wait)
+            except queue.Empty:
+                self.hung = True
+                return
+            if raw is None:
+                return
+            last, limit = self.clock(), self.hang_s
+            yield raw
 
 
 def watch(pipe: BinaryIO, on_page: Callable[[str], None] = lambda page: None,
           hang_s: float | None = None, start_grace_s: float = START_GRACE_S,
           clock: Callable[[], float] = time.monotonic) -> Watch:
     """Read the UI's messages until the pipe closes (the UI is gone), or, with ``hang_s``,
-    until no message at all came for that long (the UI is hung). Every line is a life
-    sign; the UI sends one only while its loop runs."""
-    lines = _lines(pipe)
+    until no message at all came for that long (the UI is hung). The UI sends its life
+    sign only while its loop runs."""
+    lines = LifeLine(pipe, hang_s, start_grace_s, clock)
     seen = Watch()
-    limit = None if hang_s is None else max(hang_s, start_grace_s)
-    last = clock()
-    while True:
-        try:
-            raw = lines.get(timeout=None if limit is None else max(0.0, last + limit - clock()))
-        except queue.Empty:
-            seen.hung = True
-            return seen
-        if raw is None:
-            return seen
-        last, limit = clock(), hang_s
+    for raw in lines:
         words = raw.decode("ascii", "replace").split()
         if words[:1] == ["page"] and len(words) == 2:
             seen.page = words[1]
@@ -108,6 +121,8 @@ def watch(pipe: BinaryIO, on_page: Callable[[str], None] = lambda page: None,
             seen.reboot = words[1]
         elif words == ["quit"]:
             seen.quit = True
+    seen.hung = lines.hung
+    return seen
 
 
 def heartbeat(pipe: BinaryIO) -> threading.Event:

@@ -155,6 +155,38 @@ def test_hung_standby_page_is_replaced_by_a_new_one_without_reboot(
     assert written_at(marker) is None and entries(k, event="reboot") == []
 
 
+def test_suspended_guardian_is_replaced_so_killing_the_widget_still_reboots(
+        screen: VirtualScreen, kiosk: StartKiosk, tmp_path: Path) -> None:
+    marker = tmp_path / "rebooted.txt"
+    k = kiosk({**marker_reboot(marker), "guardian": {"hang_s": HANG_S}})
+    to_session(k, screen)
+    ui = k.ui_pid()
+    assert k.proc is not None
+    old = k.proc.pid
+    with stopped(old):  # a customer suspends the guardian (Resource Monitor can)
+        wait_until(lambda: gone(old), HANG_S + 2 + 3, interval=0.1,
+                   message=f"the suspended guardian was not replaced\n{k.logs()}")
+    adopted = wait_until(lambda: guardians(k, other_than=old), 10, interval=0.05,
+                         message="no new guardian")
+    time.sleep(1.0)  # it reads the page the UI sends it
+    since = k.mark()
+    os.kill(ui, signal.SIGKILL)  # ... then closes the widget
+    wait_until(lambda: written_at(marker), 5, interval=0.05,
+               message=f"no reboot after the widget was killed\n{k.logs()}")
+    k.wait_reboot("rule3:ui_closed_in_C", timeout=2, since=since)
+    assert adopted in k.pids()
+
+
+def guardians(k: Kiosk, other_than: int) -> int | None:
+    """The one live guardian of ``k`` other than ``other_than``."""
+    found = []
+    for pid in k.pids():
+        args = cmdline(pid)
+        if pid != other_than and "--role" in args and args[args.index("--role") + 1] == "guardian":
+            found.append(pid)
+    return found[0] if len(found) == 1 else None
+
+
 def test_busy_but_alive_kiosk_is_left_alone_past_hang_time(
         screen: VirtualScreen, kiosk: StartKiosk) -> None:
     k = kiosk({"guardian": {"hang_s": HANG_S}})
@@ -209,12 +241,7 @@ def test_guardian_started_by_the_ui_after_a_kill_takes_the_lock_over(
     old = k.proc.pid
     os.kill(old, signal.SIGKILL)
 
-    def new_guardian() -> int | None:
-        others = [pid for pid in k.pids() if pid != old and "--role" in cmdline(pid)
-                  and cmdline(pid)[cmdline(pid).index("--role") + 1] == "guardian"]
-        return others[0] if len(others) == 1 else None
-
-    adopted = wait_until(new_guardian, 10, interval=0.05,
+    adopted = wait_until(lambda: guardians(k, other_than=old), 10, interval=0.05,
                          message=f"the UI started no new guardian\n{k.logs()}")
     lock = Path(k.config["log"]["dir"]) / "kiosk.lock"
     wait_until(lambda: lock.read_text().strip() == str(adopted), 10, interval=0.05,
