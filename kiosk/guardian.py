@@ -294,10 +294,8 @@ def run(config: Config, *, server_url: str | None = None, ui_pid: int | None = N
             log.error("the lock %s is still held (pid %s); watching the UI anyway",
                       lock.path, lock.holder())
     elif not lock.acquire():
-        holder = lock.holder()
-        message = f"the kiosk is already running (pid {holder if holder else 'unknown'})"
-        log.error("%s; this start exits and leaves it alone", message)
-        print(f"{message}.", file=sys.stderr, flush=True)
+        # One line, on the console and in the log, like a config error; nothing else is touched.
+        log.error("the kiosk is already running (pid %s).", lock.holder() or "unknown")
         return ALREADY_RUNNING
     simulator = EmbeddedSimulator(config) if config.embedded else None
     if simulator is not None:

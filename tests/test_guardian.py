@@ -298,9 +298,10 @@ def test_ui_closed_on_reboot_page_before_saying_how_it_went_in_maintenance_start
 # --- one kiosk per PC ---------------------------------------------------------------
 
 
-def test_second_start_says_the_kiosk_runs_already_and_exits(cfg, capsys):
+def test_second_start_says_the_kiosk_runs_already_and_exits(cfg, caplog, monkeypatch):
     held = InstanceLock(cfg.guard.lock_file)
     assert held.acquire()
+    monkeypatch.setattr(Guardian, "run", lambda self: pytest.fail("a second kiosk started"))
     assert guardian_run(cfg) == ALREADY_RUNNING
-    err = capsys.readouterr().err.strip().splitlines()
-    assert err == [f"the kiosk is already running (pid {os.getpid()})."]
+    assert [r.getMessage() for r in caplog.records] == [
+        f"the kiosk is already running (pid {os.getpid()})."]

@@ -112,9 +112,9 @@ def test_windows_mutex_of_a_dead_guardian_is_gone_with_its_handle(tmp_path):
     assert InstanceLock(path, "win32", kernel32=kernel32).acquire()
 
 
-def test_windows_mutex_name_is_per_session_and_ignores_case(tmp_path):
+def test_windows_mutex_name_is_machine_wide_and_ignores_case(tmp_path):
     name = mutex_name(tmp_path / "Kiosk.lock")
-    assert name.startswith("Local\\") and len(name) < 260
+    assert name.startswith("Global\\") and len(name) < 260
     assert name == mutex_name(tmp_path / "KIOSK.LOCK")
     assert name != mutex_name(tmp_path / "other.lock")
 

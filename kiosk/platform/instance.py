@@ -1,6 +1,6 @@
 """One kiosk per PC: the guardian holds a lock for its whole life.
 
-POSIX: ``flock`` on the lock file. Windows: a named mutex (per logon session),
+POSIX: ``flock`` on the lock file. Windows: a named mutex (machine-wide, ``Global\\``),
 whose name comes from the lock file's path; the file then only carries the pid.
 Both are released by the OS the moment the holder dies, however it dies, so a
 guardian started by the UI after the old one was killed can take the lock over,
@@ -26,7 +26,7 @@ ERROR_ACCESS_DENIED = 5
 def mutex_name(path: Path) -> str:
     """The Windows mutex for ``path``: the same lock file always gives the same name."""
     digest = hashlib.sha256(str(path).casefold().encode("utf-8")).hexdigest()[:24]
-    return f"Local\\saoma-kiosk-{digest}"
+    return f"Global\\saoma-kiosk-{digest}"
 
 
 def _kernel32() -> Any:
