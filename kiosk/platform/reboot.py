@@ -13,6 +13,7 @@ import logging
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable, Sequence
 from enum import StrEnum
 
@@ -56,7 +57,7 @@ class Rebooter:
 
     def __init__(self, mode: str, command: Sequence[str], trace: Trace, *,
                  platform: str = sys.platform,
-                 spawn: Callable[..., object] = subprocess.Popen,
+                 spawn: Callable[..., subprocess.Popen] = subprocess.Popen,
                  maintenance: Maintenance | None = None,
                  on_failed: Callable[[str], None] = lambda reason: None,
                  retry_after_s: float = RETRY_AFTER_S) -> None:
@@ -91,7 +92,7 @@ class Rebooter:
         self.follower.start()
         return Outcome.STARTED
 
-    def _start(self, argv: list[str]) -> object:
+    def _start(self, argv: list[str]) -> subprocess.Popen | str:
         """The running command, or the reason it could not start."""
         options: dict = {"stdin": subprocess.DEVNULL, "stdout": subprocess.DEVNULL,
                          "close_fds": True, **detached(self.platform)}  # outlives the kiosk
@@ -100,21 +101,21 @@ class Rebooter:
         except (OSError, ValueError) as exc:
             return f"cannot start: {exc}"
 
-    def _problem(self, started: object) -> str | None:
+    def _problem(self, started: subprocess.Popen | str) -> str | None:
         """Wait for a started command; what went wrong, or None when the reboot is coming."""
         if isinstance(started, str):
             return started
-        code = started.wait()  # type: ignore[attr-defined]
+        code = started.wait()
         if code == 0 or (self.mode == "system" and self.platform == "win32"
                          and code in WINDOWS_GOING_DOWN):
             return None
         return f"exit code {code}"
 
-    def _follow(self, reason: str, first: object) -> None:
+    def _follow(self, reason: str, first: subprocess.Popen | str) -> None:
         attempts = [*self.plan, *self.plan]  # every command, then the same again once
         for i, argv in enumerate(attempts):
             if i == len(self.plan):
-                threading.Event().wait(self.retry_after_s)  # a busy service may come round
+                time.sleep(self.retry_after_s)  # a busy service may come round
             started = first if i == 0 else self._start(argv)
             problem = self._problem(started)
             if problem is None:
