@@ -46,8 +46,9 @@ REBOOTING_PAGE = flow.Page.REBOOTING.value
 FAILED_PAGE = flow.Page.REBOOT_FAILED.value
 HEARTBEAT_S = 1.0
 QUICK_DEATH_S = 5.0  # a UI dying sooner than this, again and again, is backed off
-# The first life sign may take longer: a cold start on a slow café PC (Python, pygame,
-# OpenCV, fonts, antivirus scans) comes before the UI's loop runs.
+# The first life sign may take longer: the UI speaks only once Python and pygame are
+# loaded, which a cold start on a slow café PC (antivirus scans) can stretch. The UI
+# also signs life at most this long while it starts, before its loop runs.
 START_GRACE_S = 30.0
 ALREADY_RUNNING = 3  # exit code of a second start
 ADOPT_LOCK_S = 5.0  # how long an adopting guardian waits for the dead one's lock

@@ -3,9 +3,11 @@
 The guardian learns the current page from here (rule 3 needs it the instant the UI
 dies). If the guardian dies instead, its pipe closes and the UI starts a new one
 that adopts this UI, so neither can be killed alone to unlock the PC; a guardian that
-stops signing life (suspended, say) is killed and replaced the same way. The life sign
-("alive") is sent only while the UI's loop makes progress, so a loop stuck in a
-call counts as hung even though this thread still runs.
+stops signing life (suspended, say) is killed and replaced the same way. Once the
+UI's loop runs, the life sign ("alive") is sent only while it makes progress, so a
+loop stuck in a call counts as hung even though this thread still runs; before that
+(window, fonts, media) it is sent for at most ``START_GRACE_S``, so a UI stopped
+during its start is caught within ``guardian.hang_s`` too.
 """
 
 from __future__ import annotations
@@ -15,10 +17,11 @@ import os
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable
 from typing import BinaryIO
 
-from kiosk.guardian import HEARTBEAT_S, REBOOT_FAILED_LINE, LifeLine
+from kiosk.guardian import HEARTBEAT_S, REBOOT_FAILED_LINE, START_GRACE_S, LifeLine
 from kiosk.platform import detached, kill, self_argv
 
 log = logging.getLogger(__name__)
@@ -84,9 +87,11 @@ class GuardianLink:
                 pass  # the guardian is gone; _watch is starting a new one
 
     def _beat(self) -> None:
+        started = time.monotonic()
         seen = self._steps
         while not self._closed.wait(HEARTBEAT_S):
-            if self._steps != seen:  # silent while the loop is stuck: the guardian acts
+            starting = self._steps == 0 and time.monotonic() - started < START_GRACE_S
+            if starting or self._steps != seen:  # silent while the loop is stuck
                 seen = self._steps
                 self._send("alive")
 

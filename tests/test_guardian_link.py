@@ -45,18 +45,24 @@ def guardian_pipe() -> tuple[io.BufferedReader, int]:
     return os.fdopen(read_fd, "rb"), write_fd
 
 
-def test_life_sign_goes_out_only_while_the_loop_runs(fast_beat):
+def test_life_sign_goes_out_while_starting_then_only_while_the_loop_runs(fast_beat,
+                                                                         monkeypatch):
+    monkeypatch.setattr(guardian_link, "START_GRACE_S", 0.4)
     sink = Sink()
     pipe, write_fd = guardian_pipe()
     link = GuardianLink(sink, pipe, [])
     link.start()
     try:
-        time.sleep(0.5)  # a loop stuck before its first step: silence
-        assert b"alive" not in sink.lines()
-        for _ in range(10):
+        time.sleep(0.3)  # starting (window, fonts): signs without loop steps
+        assert sink.lines().count(b"alive") >= 2
+        time.sleep(0.3)  # a start stuck past the grace: silence
+        quiet_from = len(sink.lines())
+        time.sleep(0.4)
+        assert len(sink.lines()) == quiet_from
+        for _ in range(10):  # the loop runs
             link.progress()
             time.sleep(0.05)
-        assert sink.lines().count(b"alive") >= 2
+        assert len(sink.lines()) >= quiet_from + 2
         time.sleep(0.2)  # let a beat go out for the last step
         stuck_at = len(sink.lines())
         time.sleep(0.5)  # stuck again: no more signs
