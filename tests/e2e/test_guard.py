@@ -24,13 +24,16 @@ from .conftest import SCREEN
 from .kiosk_run import Kiosk, base_config, cmdline, pids_with
 from .test_kiosk import (
     FULL,
+    QR_URL,
     START_S,
     StartKiosk,
     corners,
     entries,
+    fill,
     geometry_is,
     on_standby,
     press,
+    qr_shown,
     to_session,
 )
 from .test_kiosk import kiosk as started_kiosks
@@ -330,12 +333,30 @@ def test_admin_chord_and_password_stop_the_kiosk_in_a_session_without_reboot(
 
 def test_admin_chord_without_a_password_configured_does_nothing(
         screen: VirtualScreen, kiosk: StartKiosk) -> None:
-    k = kiosk({"debug": False})
+    k = kiosk({"debug": False, "timers": {"scan_idle_s": 30}})
     on_standby(k)
-    since = k.mark()
+    xscreen.click(200, 200, screen)
+    k.wait_scene("B", "input", timeout=3)
     press(k, "ctrl+alt+shift+F10")
-    press(k, "Escape")  # a key like any other on A: B opens
-    k.wait_scene("B", "input", timeout=3, since=since)
+    time.sleep(1.0)
+    qr_shown(screen, fill(QR_URL))  # no prompt card over the QR
+    assert k.proc is not None and k.proc.poll() is None
+    assert "admin.password_hash is not set" in (
+        Path(k.config["log"]["dir"]) / "kiosk-ui.log").read_text("utf-8")
+
+
+def test_admin_prompt_covers_the_page_and_escape_closes_it(
+        screen: VirtualScreen, kiosk: StartKiosk) -> None:
+    k = kiosk({"debug": False, "timers": {"scan_idle_s": 30},
+               "admin": {"password_hash": make_hash(PASSWORD, 1000)}})
+    on_standby(k)
+    xscreen.click(200, 200, screen)
+    k.wait_scene("B", "input", timeout=3)
+    press(k, "ctrl+alt+shift+F10")
+    wait_until(lambda: not xscreen.decode_qr(xscreen.screenshot(screen)), 5, interval=0.1,
+               message="the prompt does not cover the page")
+    press(k, "Escape")
+    qr_shown(screen, fill(QR_URL))
     assert k.proc is not None and k.proc.poll() is None
 
 
