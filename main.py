@@ -3,6 +3,7 @@ registers or removes its autostart (kiosk/platform/autostart.py).
 
 This process becomes the guardian (and, with ``server.base_url: embedded``, hosts
 the simulator); the guardian starts the UI as ``main.py --role ui``.
+``python main.py hash-password`` prints the ``admin.password_hash`` line for a password.
 """
 
 from __future__ import annotations
@@ -37,6 +38,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help=hidden)
     parser.add_argument("--server-url", help=hidden)
     parser.add_argument("--rebooting", help=hidden)
+    parser.add_argument("--reboot-outcome", default="started",
+                        choices=("started", "simulated", "skipped", "failed"), help=hidden)
     parser.add_argument("--ui-pid", type=int, help=hidden)
     args, extra = parser.parse_known_args(argv)
     if extra and args.role != "simulator":
@@ -64,6 +67,13 @@ def main(argv: list[str] | None = None) -> int:
         from kiosk.platform.autostart import main as autostart
 
         return autostart(argv, default_config=HERE / "config.yaml", prog=PROG)
+    if argv[:1] == ["hash-password"]:
+        import getpass
+
+        from kiosk.admin import hash_password_command
+
+        return hash_password_command(getpass.getpass, print,
+                                     lambda line: print(line, file=sys.stderr))
     args = parse_args(argv)
     if args.role == "simulator":  # the embedded simulator's own process
         from kiosk.simulator.__main__ import main as run_simulator
@@ -72,7 +82,10 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     try:
         cfg = load_config(args.config, "kiosk-ui" if args.role == "ui" else "kiosk")
-        cfg, unregistered = identity.identify(cfg, this_machine)
+        if args.role == "ui":
+            cfg, unregistered = identity.identify(cfg, this_machine)
+        else:  # a mistake in clients.csv stops the start; the UI logs the id it finds
+            identity.resolve(cfg, this_machine)
     except config.ConfigError as exc:
         log.error("%s", exc)  # one line on stderr (the console log) and in the log file
         return 2
@@ -86,10 +99,10 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         guardian_args = ["--config", str(cfg.path), "--role", "guardian", "--server-url", url]
         return run_ui(cfg, server_url=url, rebooting=args.rebooting, guardian_args=guardian_args,
-                      unregistered=unregistered)
+                      unregistered=unregistered, reboot_outcome=args.reboot_outcome)
     from kiosk.guardian import run as run_guardian
 
-    return run_guardian(cfg, server_url=args.server_url, adopt=args.ui_pid is not None)
+    return run_guardian(cfg, server_url=args.server_url, ui_pid=args.ui_pid)
 
 
 if __name__ == "__main__":

@@ -28,6 +28,7 @@ from kiosk.flow import (
     Page,
     Reboot,
     Rebooted,
+    RebootFailed,
     ReportResult,
     RequestOffline,
     RequestReport,
@@ -41,11 +42,12 @@ from kiosk.flow import (
 from kiosk.guardian_link import GuardianLink
 from kiosk.identity import Unregistered
 from kiosk.logs import Trace
-from kiosk.platform import Rebooter
+from kiosk.platform import MaintenanceWatch, Outcome
 
 log = logging.getLogger(__name__)
 
 TRACED_PAGES = frozenset({Page.STANDBY, Page.SCAN, Page.SESSION, Page.END, Page.UNPAID})
+ROUTE_AGAIN = frozenset({Outcome.SIMULATED, Outcome.SKIPPED})  # no reboot: start over
 RESULTS = {"status": StatusResult, "report": ReportResult, "offline": OfflineResult}
 INTENTS = {"end": EndPressed, "confirm": Confirm, "cancel": Cancel}
 
@@ -54,14 +56,27 @@ class App:
     """Owns the window, the loop and the dispatch between pygame, the core and workers."""
 
     def __init__(self, config: Config, server_url: str, link: GuardianLink,
-                 rebooting: str | None, unregistered: Unregistered | None = None) -> None:
+                 rebooting: str | None, unregistered: Unregistered | None = None,
+                 reboot_outcome: str = Outcome.STARTED) -> None:
+        from kiosk.admin import parse_hash
+        from kiosk.guardian import rebooter_for
+        from kiosk.scenes.overlay import AdminExit
+
         self.config = config
         self.unregistered = unregistered
         self.server_url = server_url
         self.link = link
         self.rebooting = rebooting
+        self.reboot_outcome = Outcome(reboot_outcome)
         self.trace = Trace(config.trace)
-        self.rebooter = Rebooter(config.reboot_mode, config.reboot_command, self.trace)
+        self.rebooter = rebooter_for(config, self.trace)
+        self.rebooter.on_failed = lambda reason: self._post("reboot_failed", reason)
+        assert self.rebooter.maintenance is not None
+        self.maintenance = MaintenanceWatch(self.rebooter.maintenance,
+                                            config.guard.maintenance_check_s)
+        self.banner: str | None = None  # the maintenance reason the screen shows
+        stored = config.guard.admin_password_hash
+        self.admin = AdminExit(parse_hash(stored) if stored else None)
         self.flow = Flow(config.timers)
         self.start_at: float | None = None  # when a simulated reboot hands back to routing
         self.running = True
@@ -84,19 +99,27 @@ class App:
                 pygame.quit()
         self.answer_event = pygame.event.custom_type()
         self._build()
+        self.maintenance.start()
         now = time.monotonic()
-        if self.rebooting:
+        if self.rebooting and self.reboot_outcome == Outcome.FAILED:
+            self._feed(RebootFailed(now, self.rebooting), now)
+        elif self.rebooting:
             self._feed(Rebooted(now, self.rebooting), now)
-            if self.rebooter.simulated:
+            if self.reboot_outcome in ROUTE_AGAIN:
                 self.start_at = now + self.config.reboot_simulate_s
         else:
             self._feed(Start(now), now)
+        self.link.on_reboot_failed = lambda: self._post("reboot_failed", "guardian")
+        if self.link.reboot_failed.is_set():  # told before we listened
+            self._post("reboot_failed", "guardian")
         clock = pygame.time.Clock()
         try:
             while self.running:
                 self._step()
+                self.link.progress()
                 clock.tick(self.scene.fps)
         finally:
+            self.maintenance.stop()
             self._stop_workers()
             self.window.close()
             pygame.quit()
@@ -107,7 +130,7 @@ class App:
         from kiosk.media import BACKGROUND, VIDEO, MediaCache
         from kiosk.scenes.base import Context
         from kiosk.scenes.end import EndScene
-        from kiosk.scenes.locked import BootScene, RebootingScene
+        from kiosk.scenes.locked import BootScene, RebootFailedScene, RebootingScene
         from kiosk.scenes.scan import ScanScene
         from kiosk.scenes.session import SessionScene
         from kiosk.scenes.standby import StandbyScene
@@ -126,7 +149,7 @@ class App:
                            video=self.media.current(VIDEO), debug=config.debug)
         self.scenes = {scene.page: scene(self.ctx) for scene in (
             BootScene, StandbyScene, ScanScene, SessionScene, EndScene, UnpaidScene,
-            RebootingScene)}
+            RebootingScene, RebootFailedScene)}
         self.scene = self.scenes[Page.BOOT]
         self.callers = {
             RequestStatus: Caller("status", self.api.status, self._post),
@@ -150,13 +173,20 @@ class App:
         self.link.page("unregistered")
         clock = pygame.time.Clock()
         while self.running:
+            now = time.monotonic()
             for event in pygame.event.get():
+                if self.admin.handle(event, now):
+                    continue
                 if event.type == pygame.WINDOWFOCUSLOST:
                     self.window.raise_()
                 elif self.config.debug and (event.type == pygame.QUIT or (
                         event.type == pygame.KEYDOWN and event.key == pygame.K_F12)):
-                    self._quit()
-            self._draw(time.monotonic())
+                    self._quit("debug exit")
+            if self.admin.poll(now):
+                self._quit("admin exit")
+            self.window.guard(now)
+            self._draw(now)
+            self.link.progress()  # a live loop here too, or the guardian takes it for hung
             clock.tick(self.scene.fps)
         return 0
 
@@ -176,6 +206,9 @@ class App:
         now = time.monotonic()
         for event in pygame.event.get():
             self._guarded(self._on_event, event, now)
+        if self.admin.poll(now):
+            self._quit("admin exit")
+            return
         if self.start_at is not None and now >= self.start_at:
             self.start_at = None
             self._guarded(self._feed, Start(now), now)
@@ -200,10 +233,12 @@ class App:
             return
         if event.type == pygame.QUIT:
             if self.config.debug:
-                self._quit()
+                self._quit("debug exit")
             return
         if event.type == pygame.WINDOWFOCUSLOST and not self.scene.widget:
             self.window.raise_()  # locked pages take focus back from whatever stole it
+            return
+        if self.admin.handle(event, now):
             return
         if event.type == pygame.KEYDOWN and self.config.debug and self._debug_key(event, now):
             return
@@ -220,7 +255,7 @@ class App:
             self._feed(DebugJump(now, pages[event.key]), now)
             return True
         if event.key == pygame.K_F12:
-            self._quit()
+            self._quit("debug exit")
             return True
         return False
 
@@ -230,6 +265,8 @@ class App:
 
         if kind in RESULTS:
             self._feed(RESULTS[kind](now, answer), now)
+        elif kind == "reboot_failed":
+            self._feed(RebootFailed(now, str(answer)), now)
         elif kind == "service" and isinstance(answer, ServiceNumber):
             if answer.number != self.ctx.service_number:
                 self.ctx.service_number = answer.number
@@ -249,8 +286,9 @@ class App:
                     self.trace.scene(command.page.value, command.reason)
                 log.info("page %s (%s)", command.page.value, command.reason)
             elif isinstance(command, Reboot):
-                self.rebooter.reboot(command.reason)
-                if self.rebooter.simulated:
+                outcome = self.rebooter.reboot(command.reason)
+                self.link.reboot(outcome)
+                if outcome in ROUTE_AGAIN:
                     self.start_at = now + self.config.reboot_simulate_s
             elif type(command) in self.callers:
                 self.callers[type(command)].ask()
@@ -265,13 +303,23 @@ class App:
         self.scene.enter(now)
 
     def _draw(self, now: float) -> None:
+        from kiosk.scenes.overlay import maintenance_banner
+
         try:
-            if not self.scene.update(now):
+            banner = self.maintenance.reason
+            overlay_changed = self.admin.changed() or banner != self.banner
+            self.banner = banner
+            if not self.scene.update(now) and not overlay_changed:
                 return
             surface = self.window.surface
+            if overlay_changed:
+                surface.fill((0, 0, 0))  # what the overlay covered is drawn afresh
             self.scene.draw(surface, now)
             if self.config.debug and not self.scene.widget:
                 self._draw_debug(surface)
+            if banner:
+                maintenance_banner(surface)
+            self.admin.draw(surface, now)
         except Exception:
             # A drawing bug must not take the lock down: log it, show plain black, go on.
             log.exception("page %s failed to draw", self.scene.page.value)
@@ -290,8 +338,8 @@ class App:
         for i, line in enumerate(lines):
             draw.text(surface, line, 14, (255, 220, 0), topleft=(8, 6 + 18 * i))
 
-    def _quit(self) -> None:
-        log.info("debug exit: stopping the kiosk")
+    def _quit(self, why: str) -> None:
+        log.info("%s: stopping the kiosk without a reboot", why)
         self.link.quit()
         self.running = False
 
@@ -302,14 +350,15 @@ class App:
 
 
 def run(config: Config, *, server_url: str, rebooting: str | None,
-        guardian_args: list[str], unregistered: Unregistered | None = None) -> int:
+        guardian_args: list[str], unregistered: Unregistered | None = None,
+        reboot_outcome: str = Outcome.STARTED) -> int:
     """The UI process's main; it never returns normally."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C is the guardian's to handle
-    link = GuardianLink.from_stdio(guardian_args)
+    link = GuardianLink.from_stdio(guardian_args, hang_s=config.guard.hang_s)
     link.start()
     log.info("UI %d started (client %s, server %s)", os.getpid(), config.client_id, server_url)
     try:
-        code = App(config, server_url, link, rebooting, unregistered).run()
+        code = App(config, server_url, link, rebooting, unregistered, reboot_outcome).run()
     except Exception:
         log.exception("the UI failed; the guardian starts it again (or reboots in a session)")
         code = 1

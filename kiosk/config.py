@@ -23,6 +23,7 @@ REBOOT_MODES = ("simulate", "system", "command")
 CORNERS = ("top-left", "top-right", "bottom-left", "bottom-right")
 EMBEDDED = "embedded"
 AUTO = "auto"  # client.id: the id comes from client.map_file or client.hostname_pattern
+MIN_HANG_S = 3.0
 
 
 class ConfigError(Exception):
@@ -36,6 +37,18 @@ class SimulatorConfig:
     report_timeout_s: float
     files_dir: Path | None
     service_num: str
+
+
+@dataclass(frozen=True)
+class GuardConfig:
+    """Lock-down keys: hang detection, one instance, maintenance mode, the admin exit."""
+
+    hang_s: float
+    lock_file: Path
+    maintenance_flag_file: Path | None
+    maintenance_registry_flags: tuple[str, ...]
+    maintenance_check_s: float
+    admin_password_hash: str | None
 
 
 @dataclass(frozen=True)
@@ -61,6 +74,7 @@ class Config:
     trace: Path | None
     debug: bool
     simulator: SimulatorConfig
+    guard: GuardConfig
     client_map_file: Path | None = None
     client_hostname_pattern: str | None = None
     client_id_template: str = "{0}"
@@ -241,6 +255,7 @@ def load(path: Path, data: dict | None = None) -> Config:
         files_dir=r.path("simulator.files_dir", None),
         service_num=r.text("simulator.service_num", "13738196887") or "",
     )
+    log_dir = r.path("log.dir", "logs") or path.parent / "logs"
     cfg = Config(
         path=path,
         base_url=base_url,
@@ -259,10 +274,11 @@ def load(path: Path, data: dict | None = None) -> Config:
         widget_corner=r.choice("display.widget_corner", "top-right", CORNERS),
         cache_dir=r.path("media.cache_dir", "cache") or path.parent / "cache",
         media_refresh_s=r.number("media.refresh_s", 300),
-        log_dir=r.path("log.dir", "logs") or path.parent / "logs",
+        log_dir=log_dir,
         trace=r.path("log.trace", None),
         debug=r.flag("debug", False),
         simulator=simulator,
+        guard=_guard(r, log_dir),
     )
     cfg = replace(cfg, **_client_rules(r, client_id))
     for key in r.unknown():
@@ -296,6 +312,37 @@ def _client_rules(r: _Reader, client_id: str) -> dict[str, Any]:
         raise ConfigError("config key client.id is auto, so client.map_file or "
                           "client.hostname_pattern must be set.")
     return rules
+def _guard(r: _Reader, log_dir: Path) -> GuardConfig:
+    from kiosk.admin import parse_hash
+    from kiosk.platform.maintenance import DEFAULT_REGISTRY_FLAGS, parse_flag
+
+    flags = r.raw("maintenance.registry_flags", list(DEFAULT_REGISTRY_FLAGS))
+    if not isinstance(flags, list) or not all(isinstance(f, str) for f in flags):
+        raise ConfigError("config key maintenance.registry_flags must be a list of texts "
+                          "such as HKLM\\SYSTEM\\CurrentControlSet\\iCafe8\\Admin = 1.")
+    for entry in flags:
+        try:
+            parse_flag(entry)
+        except ValueError as exc:
+            raise ConfigError(f"config key maintenance.registry_flags: {exc}.") from None
+    password_hash = r.text("admin.password_hash", None)
+    if password_hash is not None:
+        try:
+            parse_hash(password_hash)
+        except ValueError as exc:
+            raise ConfigError(f"config key admin.password_hash {exc}.") from None
+    hang_s = r.number("guardian.hang_s", 10)
+    if hang_s < MIN_HANG_S:  # the UI signs life once a second; a slow second is no hang
+        raise ConfigError(f"config key guardian.hang_s must be at least {MIN_HANG_S:g} "
+                          f"(seconds), not {hang_s:g}.")
+    return GuardConfig(
+        hang_s=hang_s,
+        lock_file=r.path("guardian.lock_file", None) or log_dir / "kiosk.lock",
+        maintenance_flag_file=r.path("maintenance.flag_file", "maintenance.flag"),
+        maintenance_registry_flags=tuple(flags),
+        maintenance_check_s=r.number("maintenance.check_s", 5),
+        admin_password_hash=password_hash,
+    )
 
 
 def fill(template: str, *, client_id: str, base_url: str) -> str:

@@ -39,9 +39,11 @@ class Page(StrEnum):
     END = "D"
     UNPAID = "E"
     REBOOTING = "R"  # "系统重启中": locked, waits for the machine to go down
+    REBOOT_FAILED = "X"  # "请联系网管": every reboot command failed; locked for good
 
 
 SESSION_PAGES = frozenset({Page.SESSION, Page.END})  # rule 3: a killed client reboots here
+FINAL_PAGES = frozenset({Page.REBOOTING, Page.REBOOT_FAILED})  # nothing leaves them but Start
 
 
 @dataclass(frozen=True)
@@ -72,6 +74,14 @@ class Start:
 @dataclass(frozen=True)
 class Rebooted:
     """Started after the guardian's reboot action (rule 3): stay locked until ``Start``."""
+
+    now: float
+    reason: str
+
+
+@dataclass(frozen=True)
+class RebootFailed:
+    """Every reboot command failed: lock on 请联系网管 and never reboot again from there."""
 
     now: float
     reason: str
@@ -137,7 +147,7 @@ class OfflineResult:
 
 
 Event = (
-    Start | Rebooted | Tick | UserInput | EndPressed | Confirm | Cancel | DebugJump
+    Start | Rebooted | RebootFailed | Tick | UserInput | EndPressed | Confirm | Cancel | DebugJump
     | StatusResult | ReportResult | OfflineResult
 )
 
@@ -299,10 +309,13 @@ class Flow:
         if isinstance(event, Rebooted):
             self.page = Page.REBOOTING
             return [ShowPage(Page.REBOOTING, event.reason)]
-        if self.page is Page.REBOOTING:
-            return []  # the machine is going down: nothing may unlock it
+        if isinstance(event, RebootFailed):
+            self.page = Page.REBOOT_FAILED
+            return [ShowPage(Page.REBOOT_FAILED, event.reason)]
+        if self.page in FINAL_PAGES:
+            return []  # the machine is going down, or needs the staff: nothing may unlock it
         commands = self._dispatch(event)
-        if self.page is not Page.REBOOTING:
+        if self.page not in FINAL_PAGES:
             commands += self._timers(event.now)
         return commands
 

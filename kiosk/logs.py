@@ -71,6 +71,14 @@ class Trace:
     def reboot(self, reason: str) -> None:
         self._write({"event": "reboot", "reason": reason})
 
+    def reboot_skipped(self, reason: str, why: str) -> None:
+        """A reboot maintenance mode did not carry out (no ``reboot`` line: none happened)."""
+        self._write({"event": "reboot_skipped", "reason": reason, "why": why})
+
+    def reboot_failed(self, reason: str) -> None:
+        """Every reboot command failed: the PC stays locked on 请联系网管."""
+        self._write({"event": "reboot_failed", "reason": reason})
+
     def _write(self, fields: dict) -> None:
         if self.path is None:
             return

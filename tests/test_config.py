@@ -64,6 +64,40 @@ def test_minimal_config_gets_the_documented_defaults(tmp_path):
     assert cfg.path == tmp_path / "config.yaml"
 
 
+def test_lock_down_keys_get_their_defaults(tmp_path):
+    from kiosk.platform.maintenance import DEFAULT_REGISTRY_FLAGS
+
+    guard = load_text(tmp_path, MINIMAL + "log:\n  dir: var/log\n").guard
+    assert guard.hang_s == 10
+    assert guard.lock_file == tmp_path / "var" / "log" / "kiosk.lock"  # beside the logs
+    assert guard.maintenance_flag_file == tmp_path / "maintenance.flag"  # beside the config
+    assert guard.maintenance_registry_flags == DEFAULT_REGISTRY_FLAGS
+    assert guard.maintenance_check_s == 5
+    assert guard.admin_password_hash is None
+
+
+def test_lock_down_keys_are_read(tmp_path):
+    from kiosk.admin import make_hash
+
+    line = make_hash("pw", 1000)
+    guard = load_text(tmp_path, MINIMAL + f"""
+guardian:
+  hang_s: 4.5
+  lock_file: run/k.lock
+maintenance:
+  flag_file: D:/flags/maint.flag
+  registry_flags: ['HKCU\\Software\\Cafe\\Maint = on']
+  check_s: 2
+admin:
+  password_hash: "{line}"
+""").guard
+    assert guard.hang_s == 4.5
+    assert guard.lock_file == tmp_path / "run" / "k.lock"
+    assert guard.maintenance_registry_flags == ("HKCU\\Software\\Cafe\\Maint = on",)
+    assert guard.maintenance_check_s == 2
+    assert guard.admin_password_hash == line
+
+
 def test_null_values_mean_the_default(tmp_path):
     cfg = load_text(tmp_path, MINIMAL + "server:\n  base_url: null\n  timeout_s: null\n"
                     "timers:\n  scan_idle_s: null\nmedia:\n  cache_dir: null\n")
@@ -246,6 +280,16 @@ ERRORS = [
     pytest.param(MINIMAL + "media:\n  cache_dir: [a, b]\n", "media.cache_dir",
                  id="cache-dir-list"),
     pytest.param(MINIMAL + "simulator:\n  port: 70000\n", "simulator.port", id="port-range"),
+    pytest.param(MINIMAL + "guardian:\n  hang_s: 1\n", "guardian.hang_s", id="hang-too-short"),
+    pytest.param(MINIMAL + "guardian:\n  hang_s: ten\n", "guardian.hang_s", id="hang-text"),
+    pytest.param(MINIMAL + "maintenance:\n  registry_flags: HKLM\\SYSTEM\\X\n",
+                 "maintenance.registry_flags", id="registry-flags-not-a-list"),
+    pytest.param(MINIMAL + "maintenance:\n  registry_flags: ['SYSTEM\\iCafe8\\Admin']\n",
+                 "maintenance.registry_flags", id="registry-flag-without-hive"),
+    pytest.param(MINIMAL + "maintenance:\n  check_s: 0\n", "maintenance.check_s",
+                 id="maintenance-check-zero"),
+    pytest.param(MINIMAL + "admin:\n  password_hash: secret\n", "admin.password_hash",
+                 id="password-not-hashed"),
 ]
 
 

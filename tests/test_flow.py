@@ -809,3 +809,42 @@ def test_loop_ticks_that_come_late_do_not_stretch_the_poll_period():
         now = round(now + 0.13, 2)
         answer_at_once(core.handle(flow.Tick(now)), now)
     assert len(reports) in (60, 61)
+
+
+# --- a reboot that fails: 请联系网管 ---------------------------------------------------
+
+
+def failed(reason: str) -> MakeEvent:
+    return lambda now: flow.RebootFailed(now, reason)
+
+
+@pytest.mark.parametrize("where", ["C", "D confirmed", "E"])
+def test_failed_reboot_locks_on_contact_staff_page(where):
+    kiosk = kiosk_on(where)
+    kiosk.play([status(WAITING), Wait(200)])  # rule 5 or 7, or rule 6's countdown: a reboot
+    assert kiosk.flow.page is Page.REBOOTING
+    assert kiosk.handle(failed("rule5:onlineStatus=1")) == [
+        ShowPage(Page.REBOOT_FAILED, "rule5:onlineStatus=1")]
+    assert kiosk.flow.page is Page.REBOOT_FAILED
+
+
+@pytest.mark.parametrize("event", [
+    flow.Tick, INPUT, END, CONFIRM, CANCEL, status(IN_SESSION), status(WAITING), status(UNPAID),
+    status(NOT_FOUND), report(Report(0)), offline(Offline(True)), jump(Page.STANDBY),
+    jump(Page.SESSION),
+], ids=["tick", "input", "end", "confirm", "cancel", "status-2", "status-1", "status-3",
+        "not-found", "report-0", "offline", "debug-A", "debug-C"])
+def test_contact_staff_page_never_unlocks_nor_reboots_again(event):
+    kiosk = kiosk_on("C")
+    kiosk.play([status(WAITING), failed("rule5:onlineStatus=1")])
+    assert kiosk.handle(event) == []
+    assert kiosk.run_until(3600) == []
+    assert kiosk.flow.page is Page.REBOOT_FAILED
+
+
+def test_failed_reboot_told_at_start_up_locks_at_once():
+    kiosk = Kiosk()
+    assert kiosk.handle(failed("rule3:ui_closed_in_C")) == [
+        ShowPage(Page.REBOOT_FAILED, "rule3:ui_closed_in_C")]
+    assert kiosk.run_until(60) == []
+

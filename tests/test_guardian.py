@@ -2,30 +2,36 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
+import os
+import subprocess
 import sys
 import textwrap
+import threading
 import time
 from pathlib import Path
 
 import pytest
 
 from kiosk import config
-from kiosk.guardian import Guardian, Watch, watch
+from kiosk.guardian import ALREADY_RUNNING, Guardian, Watch, watch
+from kiosk.guardian import run as guardian_run
 from kiosk.logs import Trace
-from kiosk.platform import Rebooter
+from kiosk.platform import InstanceLock, Maintenance, Outcome, Rebooter
 
 
 class FakeRebooter(Rebooter):
-    """Records reboots instead of starting anything."""
+    """Records reboots instead of starting anything; answers with ``outcome``."""
 
-    def __init__(self, mode: str = "command") -> None:
+    def __init__(self, mode: str = "command", outcome: Outcome | None = None) -> None:
         super().__init__(mode, ["reboot-now"], Trace(None), spawn=self._record)
         self.reboots: list[tuple[str, float]] = []
+        self.outcome = outcome or (Outcome.SIMULATED if mode == "simulate" else Outcome.STARTED)
 
-    def reboot(self, reason: str) -> bool:
+    def reboot(self, reason: str) -> Outcome:
         self.reboots.append((reason, time.monotonic()))
-        return True
+        return self.outcome
 
     def _record(self, argv, **options) -> None:  # pragma: no cover - reboot() is replaced
         raise AssertionError("no real reboot in tests")
@@ -57,7 +63,8 @@ def test_ui_closed_in_a_session_reboots_and_comes_back_locked(cfg, page):
     guardian = Guardian(cfg, "http://127.0.0.1:9", rebooter)
     assert guardian.decide(Watch(page=page))
     assert [r for r, _ in rebooter.reboots] == [f"rule3:ui_closed_in_{page}"]
-    assert guardian.ui_argv()[-2:] == ["--rebooting", f"rule3:ui_closed_in_{page}"]
+    assert guardian.ui_argv()[-4:] == ["--rebooting", f"rule3:ui_closed_in_{page}",
+                                       "--reboot-outcome", "started"]
 
 
 @pytest.mark.parametrize("page", ["boot", "A", "B", "E"])
@@ -81,7 +88,7 @@ def test_ui_closed_while_the_machine_reboots_is_not_rebooted_twice(cfg):
 def test_ui_closed_after_its_own_reboot_command_comes_back_locked(cfg):
     rebooter = FakeRebooter(mode="command")
     guardian = Guardian(cfg, "http://127.0.0.1:9", rebooter)
-    guardian.decide(Watch(page="R"))  # rule 5, 6 or 7 rebooted from inside the UI
+    guardian.decide(Watch(page="R", reboot="started"))  # rule 5, 6 or 7 from inside the UI
     assert rebooter.reboots == []
     assert "--rebooting" in guardian.ui_argv()
 
@@ -125,3 +132,176 @@ def test_guardian_reboots_at_once_when_a_real_ui_process_dies_in_c(cfg, tmp_path
     assert [r for r, _ in rebooter.reboots] == ["rule3:ui_closed_in_C"]
     lines = runs.read_text().splitlines()
     assert lines == ["", "--rebooting rule3:ui_closed_in_C"]
+
+
+# --- hangs: no life sign for guardian.hang_s counts as closed -------------------------
+
+
+class Feed:
+    """The UI's end of a real pipe, written on a schedule by a thread."""
+
+    def __init__(self) -> None:
+        read_fd, self.write_fd = os.pipe()
+        self.reader = os.fdopen(read_fd, "rb")
+
+    def play(self, lines: list[tuple[float, bytes]], close: bool = True) -> None:
+        """Write each line after its delay; then close the pipe (or leave it open, silent)."""
+
+        def run() -> None:
+            for delay, line in lines:
+                time.sleep(delay)
+                os.write(self.write_fd, line)
+            if close:
+                os.close(self.write_fd)
+
+        threading.Thread(target=run, daemon=True).start()
+
+
+def test_watch_calls_a_silent_ui_hung_and_keeps_its_last_page():
+    feed = Feed()
+    feed.play([(0, b"page B\n"), (0, b"page C\nalive\n")], close=False)
+    seen = watch(feed.reader, hang_s=0.3, start_grace_s=0.3)
+    assert seen == Watch(page="C", hung=True)
+
+
+def test_watch_is_patient_while_life_signs_keep_coming():
+    feed = Feed()
+    feed.play([(0, b"page A\n"), *[(0.1, b"alive\n")] * 8])  # 0.8 s of signs, 0.1 s apart
+    seen = watch(feed.reader, hang_s=0.4, start_grace_s=0.4)
+    assert seen == Watch(page="A", hung=False)
+
+
+def test_watch_gives_a_slow_start_the_grace_period_before_the_first_sign():
+    feed = Feed()
+    feed.play([(0.5, b"page A\n")])  # a cold start longer than hang_s
+    assert watch(feed.reader, hang_s=0.2, start_grace_s=3).hung is False
+
+    feed = Feed()
+    feed.play([], close=False)  # never a sign: hung once the grace is over
+    assert watch(feed.reader, hang_s=0.2, start_grace_s=0.4).hung is True
+
+
+def test_watch_hang_clock_is_the_injected_one():
+    ticks = iter([0.0, 0.0, 0.0])  # then time jumps past hang_s after the first line
+    feed = Feed()
+    feed.play([(0, b"page A\n")], close=False)
+    seen = watch(feed.reader, hang_s=10, start_grace_s=10, clock=lambda: next(ticks, 100.0))
+    assert seen.hung and seen.page == "A"
+
+
+def test_watch_reads_the_outcome_of_the_uis_own_reboot():
+    assert watch(io.BytesIO(b"page C\npage R\nreboot skipped\n")).reboot == "skipped"
+
+
+@pytest.mark.parametrize("page", ["C", "D"])
+def test_ui_hung_in_a_session_reboots_like_a_closed_one(cfg, page):
+    rebooter = FakeRebooter()
+    guardian = Guardian(cfg, "http://127.0.0.1:9", rebooter)
+    assert guardian.decide(Watch(page=page, hung=True))
+    assert [r for r, _ in rebooter.reboots] == [f"rule3:ui_hung_in_{page}"]
+    assert "--rebooting" in guardian.ui_argv()
+
+
+def test_ui_hung_outside_a_session_is_started_again_without_reboot(cfg):
+    rebooter = FakeRebooter()
+    guardian = Guardian(cfg, "http://127.0.0.1:9", rebooter)
+    assert guardian.decide(Watch(page="A", hung=True))
+    assert rebooter.reboots == [] and "--rebooting" not in guardian.ui_argv()
+
+
+SILENT_UI = textwrap.dedent("""
+    import os, sys, time, pathlib
+    runs = pathlib.Path(sys.argv[1])
+    n = len(runs.read_text().splitlines()) if runs.exists() else 0
+    with runs.open("a") as f:
+        f.write(" ".join(sys.argv[2:]) + "\\n")
+    out = sys.stdout.buffer
+    if n == 0:
+        out.write(b"page C\\n"); out.flush()
+        time.sleep(60)       # stuck: never another life sign
+    out.write(b"quit\\n"); out.flush()
+""")
+
+
+def test_guardian_kills_a_ui_that_stops_signing_life_in_c_and_reboots(cfg, tmp_path,
+                                                                       monkeypatch):
+    script = tmp_path / "silent_ui.py"
+    script.write_text(SILENT_UI, encoding="utf-8")
+    runs = tmp_path / "runs.txt"
+    cfg = dataclasses.replace(cfg, guard=dataclasses.replace(cfg.guard, hang_s=0.5))
+    rebooter = FakeRebooter()
+    guardian = Guardian(cfg, "http://127.0.0.1:9", rebooter)
+    monkeypatch.setattr(guardian, "ui_argv", lambda: [sys.executable, str(script), str(runs),
+                                                      *(["--rebooting", guardian.rebooting]
+                                                        if guardian.rebooting else [])])
+    started = time.monotonic()
+    assert guardian.run() == 0
+    assert time.monotonic() - started < 30, "the stuck UI was not killed"
+    assert [r for r, _ in rebooter.reboots] == ["rule3:ui_hung_in_C"]
+    assert runs.read_text().splitlines() == ["", "--rebooting rule3:ui_hung_in_C"]
+
+
+# --- the outcome of a reboot decides how the next UI starts ------------------------
+
+
+def test_maintenance_mode_restarts_the_ui_to_start_over_instead_of_locking(cfg):
+    guardian = Guardian(cfg, "http://127.0.0.1:9", FakeRebooter(outcome=Outcome.SKIPPED))
+    guardian.decide(Watch(page="C"))
+    assert guardian.ui_argv()[-2:] == ["--reboot-outcome", "skipped"]
+    guardian.decide(Watch(page="R"))  # closed again during that short 系统重启中
+    assert "--rebooting" not in guardian.ui_argv()
+
+
+def test_failed_rule3_reboot_starts_the_ui_on_contact_staff_page(cfg):
+    rebooter = FakeRebooter()
+    guardian = Guardian(cfg, "http://127.0.0.1:9", rebooter)
+    guardian.decide(Watch(page="C"))
+    rebooter.on_failed("rule3:ui_closed_in_C")  # the Rebooter's thread gives up
+    assert guardian.ui_argv()[-4:] == ["--rebooting", "rule3:ui_closed_in_C",
+                                       "--reboot-outcome", "failed"]
+    guardian.decide(Watch(page="X"))  # killed on 请联系网管: back on it, no second reboot
+    assert guardian.ui_argv()[-2:] == ["--reboot-outcome", "failed"]
+    assert len(rebooter.reboots) == 1
+
+
+def test_failed_reboot_is_told_to_the_ui_already_running(cfg):
+    rebooter = FakeRebooter()
+    guardian = Guardian(cfg, "http://127.0.0.1:9", rebooter)
+    child = subprocess.Popen([sys.executable, "-c", "import sys; print(sys.stdin.readline())"],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    guardian.child = child
+    rebooter.on_failed("rule3:ui_closed_in_D")
+    out, _ = child.communicate(timeout=10)
+    assert out.strip() == b"reboot_failed"
+
+
+@pytest.mark.parametrize(("told", "locked"), [("started", True), ("skipped", False),
+                                              ("simulated", False)])
+def test_ui_closed_on_its_own_reboot_page_is_locked_only_if_the_reboot_is_real(
+        cfg, told, locked):
+    guardian = Guardian(cfg, "http://127.0.0.1:9", FakeRebooter())
+    guardian.decide(Watch(page="R", reboot=told))
+    assert ("--rebooting" in guardian.ui_argv()) is locked
+
+
+def test_ui_closed_on_reboot_page_before_saying_how_it_went_in_maintenance_starts_over(
+        cfg, tmp_path):
+    flag = tmp_path / "maintenance.flag"
+    flag.touch()
+    rebooter = FakeRebooter()
+    rebooter.maintenance = Maintenance(flag, [])
+    guardian = Guardian(cfg, "http://127.0.0.1:9", rebooter)
+    guardian.decide(Watch(page="R"))
+    assert "--rebooting" not in guardian.ui_argv()
+
+
+# --- one kiosk per PC ---------------------------------------------------------------
+
+
+def test_second_start_says_the_kiosk_runs_already_and_exits(cfg, caplog, monkeypatch):
+    held = InstanceLock(cfg.guard.lock_file)
+    assert held.acquire()
+    monkeypatch.setattr(Guardian, "run", lambda self: pytest.fail("a second kiosk started"))
+    assert guardian_run(cfg) == ALREADY_RUNNING
+    assert [r.getMessage() for r in caplog.records] == [
+        f"the kiosk is already running (pid {os.getpid()})."]

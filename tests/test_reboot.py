@@ -3,66 +3,191 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
 from kiosk.logs import Trace
-from kiosk.platform import Rebooter, reboot_argv
+from kiosk.platform import Maintenance, Outcome, Rebooter, reboot_plan
 
 
-@pytest.mark.parametrize(("mode", "platform", "argv"), [
+@pytest.mark.parametrize(("mode", "platform", "plan"), [
     ("simulate", "win32", []),
     ("simulate", "linux", []),
-    ("system", "win32", ["shutdown", "/r", "/t", "0", "/f"]),
-    ("system", "linux", ["systemctl", "reboot"]),
-    ("command", "win32", ["C:/tools/reboot.exe", "--now"]),
-    ("command", "linux", ["C:/tools/reboot.exe", "--now"]),
+    ("system", "win32", [["shutdown", "/r", "/t", "0", "/f"]]),
+    ("system", "linux", [["systemctl", "reboot"], ["shutdown", "-r", "now"]]),
+    ("command", "win32", [["C:/tools/reboot.exe", "--now"]]),
+    ("command", "linux", [["C:/tools/reboot.exe", "--now"]]),
 ])
-def test_each_mode_reboots_with_the_right_command(mode, platform, argv):
-    assert reboot_argv(mode, ["C:/tools/reboot.exe", "--now"], platform) == argv
+def test_each_mode_reboots_with_the_right_command(mode, platform, plan):
+    assert reboot_plan(mode, ["C:/tools/reboot.exe", "--now"], platform) == plan
 
 
-class Spawned:
-    def __init__(self, fail: bool = False) -> None:
+class Finished:
+    """A started command that exits with ``code`` when waited for."""
+
+    def __init__(self, code: int) -> None:
+        self.code = code
+
+    def wait(self) -> int:
+        return self.code
+
+
+class Spawner:
+    """Plays the OS: each call takes the next scripted result (an exit code, or an
+    exception for a program that cannot start) and records the argv and options."""
+
+    def __init__(self, *results: int | Exception) -> None:
+        self.results = list(results)
         self.calls: list[tuple[list[str], dict]] = []
-        self.fail = fail
 
     def __call__(self, argv, **options):
-        if self.fail:
-            raise FileNotFoundError(argv[0])
         self.calls.append((argv, options))
+        result = self.results.pop(0) if self.results else 0
+        if isinstance(result, Exception):
+            raise result
+        return Finished(result)
+
+    @property
+    def argvs(self) -> list[list[str]]:
+        return [argv for argv, _ in self.calls]
+
+
+def rebooter(spawn: Spawner, mode: str = "system", platform: str = "linux",
+             command: tuple[str, ...] = (), trace: Path | None = None,
+             maintenance: Maintenance | None = None) -> tuple[Rebooter, list[str]]:
+    failures: list[str] = []
+    r = Rebooter(mode, list(command), Trace(trace), platform=platform, spawn=spawn,
+                 maintenance=maintenance, on_failed=failures.append, retry_after_s=0)
+    return r, failures
+
+
+def finish(r: Rebooter) -> None:
+    assert r.follower is not None
+    r.follower.join(timeout=5)
+    assert not r.follower.is_alive()
 
 
 def test_windows_reboot_runs_shutdown_in_its_own_process_group(tmp_path):
-    spawn = Spawned()
+    spawn = Spawner(0)
     trace = tmp_path / "trace.jsonl"
-    rebooter = Rebooter("system", [], Trace(trace), platform="win32", spawn=spawn)
-    assert rebooter.reboot("rule5:onlineStatus=3")
+    r, failures = rebooter(spawn, platform="win32", trace=trace)
+    assert r.reboot("rule5:onlineStatus=3") is Outcome.STARTED
+    finish(r)
     (argv, options), = spawn.calls
     assert argv == ["shutdown", "/r", "/t", "0", "/f"]
     assert "start_new_session" not in options  # a POSIX-only option would raise on Windows
     assert options["creationflags"] == 0x200  # CREATE_NEW_PROCESS_GROUP
     line = json.loads(trace.read_text(encoding="utf-8"))
     assert line["event"] == "reboot" and line["reason"] == "rule5:onlineStatus=3"
+    assert failures == []
 
 
-def test_linux_reboot_outlives_the_kiosk(tmp_path):
-    spawn = Spawned()
-    Rebooter("system", [], Trace(None), platform="linux", spawn=spawn).reboot("rule7")
+@pytest.mark.parametrize("code", [1115, 1190])
+def test_windows_already_shutting_down_counts_as_rebooting(code):
+    spawn = Spawner(code)
+    r, failures = rebooter(spawn, platform="win32")
+    r.reboot("rule7:onlineStatus=1")
+    finish(r)
+    assert len(spawn.calls) == 1 and failures == []
+
+
+def test_windows_shutdown_refused_is_retried_once_then_reported(tmp_path, caplog):
+    spawn = Spawner(5, 5)  # ERROR_ACCESS_DENIED twice
+    trace = tmp_path / "trace.jsonl"
+    r, failures = rebooter(spawn, platform="win32", trace=trace)
+    r.reboot("rule6:after_confirm")
+    finish(r)
+    assert spawn.argvs == [["shutdown", "/r", "/t", "0", "/f"]] * 2
+    assert failures == ["rule6:after_confirm"]
+    events = [json.loads(line)["event"] for line in trace.read_text("utf-8").splitlines()]
+    assert events == ["reboot", "reboot_failed"]
+    assert caplog.text.count("exit code 5") == 2
+
+
+def test_linux_reboot_outlives_the_kiosk():
+    spawn = Spawner(0)
+    r, failures = rebooter(spawn)
+    r.reboot("rule7")
+    finish(r)
     (argv, options), = spawn.calls
     assert argv == ["systemctl", "reboot"] and options["start_new_session"] is True
+    assert failures == []
+
+
+def test_linux_without_systemctl_falls_back_to_shutdown():
+    spawn = Spawner(FileNotFoundError("systemctl"), 0)
+    r, failures = rebooter(spawn)
+    assert r.reboot("rule3:ui_closed_in_C") is Outcome.STARTED  # started at once, in order
+    finish(r)
+    assert spawn.argvs == [["systemctl", "reboot"], ["shutdown", "-r", "now"]]
+    assert failures == []
+
+
+def test_linux_systemctl_refusing_falls_back_to_shutdown():
+    spawn = Spawner(1, 0)
+    r, failures = rebooter(spawn)
+    r.reboot("rule5:onlineStatus=1")
+    finish(r)
+    assert spawn.argvs == [["systemctl", "reboot"], ["shutdown", "-r", "now"]]
+    assert failures == []
+
+
+def test_linux_retries_both_commands_once_before_giving_up():
+    spawn = Spawner(1, FileNotFoundError("shutdown"), 1, 0)
+    r, failures = rebooter(spawn)
+    r.reboot("rule5:onlineStatus=1")
+    finish(r)
+    assert len(spawn.calls) == 4 and failures == []  # the retry's shutdown worked
+
+    spawn = Spawner(1, 1, 1, 1)
+    r, failures = rebooter(spawn)
+    r.reboot("rule5:onlineStatus=1")
+    finish(r)
+    assert len(spawn.calls) == 4 and failures == ["rule5:onlineStatus=1"]
+
+
+def test_a_missing_reboot_program_is_logged_retried_and_reported(caplog):
+    spawn = Spawner(FileNotFoundError("/no/such/reboot"), FileNotFoundError("/no/such/reboot"))
+    r, failures = rebooter(spawn, mode="command", command=("/no/such/reboot",))
+    assert r.reboot("rule3:ui_closed_in_C") is Outcome.STARTED
+    finish(r)
+    assert spawn.argvs == [["/no/such/reboot"]] * 2
+    assert failures == ["rule3:ui_closed_in_C"]
+    assert caplog.text.count("cannot start") == 2
+
+
+def test_a_command_exiting_zero_is_trusted_and_never_repeated():
+    spawn = Spawner(0)
+    r, failures = rebooter(spawn, mode="command", command=("reboot-now",))
+    r.reboot("rule6:after_confirm")
+    finish(r)
+    assert spawn.argvs == [["reboot-now"]] and failures == []
 
 
 def test_simulated_reboot_is_traced_but_runs_nothing(tmp_path):
-    spawn = Spawned()
+    spawn = Spawner()
     trace = tmp_path / "trace.jsonl"
-    rebooter = Rebooter("simulate", [], Trace(trace), spawn=spawn)
-    assert rebooter.simulated and rebooter.reboot("rule6:after_confirm")
+    r, _ = rebooter(spawn, mode="simulate", trace=trace)
+    assert r.simulated and r.reboot("rule6:after_confirm") is Outcome.SIMULATED
     assert spawn.calls == []
     assert "rule6:after_confirm" in trace.read_text(encoding="utf-8")
 
 
-def test_a_missing_reboot_program_is_logged_not_raised(caplog):
-    rebooter = Rebooter("command", ["/no/such/reboot"], Trace(None), spawn=Spawned(fail=True))
-    assert rebooter.reboot("rule3:ui_closed_in_C") is False
-    assert "failed to start" in caplog.text
+@pytest.mark.parametrize("mode", ["system", "command", "simulate"])
+def test_maintenance_mode_skips_every_reboot_and_says_why(tmp_path, caplog, mode):
+    flag = tmp_path / "maintenance.flag"
+    flag.touch()
+    spawn = Spawner()
+    trace = tmp_path / "trace.jsonl"
+    r, failures = rebooter(spawn, mode=mode, command=("reboot-now",), trace=trace,
+                           maintenance=Maintenance(flag, []))
+    assert r.reboot("rule5:onlineStatus=3") is Outcome.SKIPPED
+    assert spawn.calls == [] and r.follower is None and failures == []
+    line = json.loads(trace.read_text(encoding="utf-8"))
+    assert line["event"] == "reboot_skipped" and line["reason"] == "rule5:onlineStatus=3"
+    assert str(flag) in line["why"] and "skipped" in caplog.text
+
+    flag.unlink()  # maintenance over: the next reboot is real again
+    expected = Outcome.SIMULATED if mode == "simulate" else Outcome.STARTED
+    assert r.reboot("rule7:onlineStatus=1") is expected

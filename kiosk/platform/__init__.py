@@ -4,7 +4,10 @@ Everything platform-specific sits behind this small interface; each function
 takes the platform as a parameter so the Windows branch is tested on Linux.
 """
 
-from kiosk.platform.process import detached, self_argv
-from kiosk.platform.reboot import Rebooter, reboot_argv
+from kiosk.platform.instance import InstanceLock
+from kiosk.platform.maintenance import Maintenance, MaintenanceWatch
+from kiosk.platform.process import detached, kill, self_argv
+from kiosk.platform.reboot import Outcome, Rebooter, reboot_plan
 
-__all__ = ["Rebooter", "detached", "reboot_argv", "self_argv"]
+__all__ = ["InstanceLock", "Maintenance", "MaintenanceWatch", "Outcome", "Rebooter", "detached",
+           "kill", "reboot_plan", "self_argv"]

@@ -1,7 +1,9 @@
-"""Starting this program again (as the UI, a guardian or the simulator), on any OS."""
+"""Starting this program again (as the UI, a guardian or the simulator) and ending it, on any OS."""
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -21,3 +23,9 @@ def detached(platform: str = sys.platform) -> dict:
     if platform == "win32":
         return {"creationflags": getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0x200)}
     return {"start_new_session": True}
+
+
+def kill(pid: int, platform: str = sys.platform) -> None:
+    """End a process at once, even a stopped or hung one (it gets no say)."""
+    # os.kill with any signal is TerminateProcess on Windows; SIGKILL is POSIX only.
+    os.kill(pid, signal.SIGTERM if platform == "win32" else getattr(signal, "SIGKILL", 9))

@@ -1,57 +1,128 @@
-"""The reboot action: simulate, the OS's own command, or a configured argv."""
+"""The reboot action: simulate, the OS's own command, or a configured argv.
+
+This is the one place that decides whether a reboot happens: maintenance mode skips
+it. A real reboot is started at once (rule timing matters), then followed on a thread:
+a command that cannot start or exits non-zero is logged and retried once (after the
+Linux fallback), and if nothing worked ``on_failed`` is told, so the screen can stay
+locked on 请联系网管 instead of waiting for a reboot that never comes.
+"""
 
 from __future__ import annotations
 
 import logging
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Callable, Sequence
+from enum import StrEnum
 
 from kiosk.logs import Trace
+from kiosk.platform.maintenance import Maintenance
 from kiosk.platform.process import detached
 
 log = logging.getLogger(__name__)
 
 WINDOWS_REBOOT = ("shutdown", "/r", "/t", "0", "/f")
 LINUX_REBOOT = ("systemctl", "reboot")
+LINUX_FALLBACK = ("shutdown", "-r", "now")  # systems without systemd, or where it refuses
+# shutdown.exe's answers when Windows is going down already: the reboot is on its way.
+WINDOWS_GOING_DOWN = frozenset({1115, 1190})  # ERROR_SHUTDOWN_IN_PROGRESS, _IS_SCHEDULED
+RETRY_AFTER_S = 1.0
 
 
-def reboot_argv(mode: str, command: Sequence[str], platform: str = sys.platform) -> list[str]:
-    """The argv that reboots this machine; empty for ``simulate``."""
+class Outcome(StrEnum):
+    """What ``Rebooter.reboot`` did; ``started`` may still end in ``on_failed`` later."""
+
+    STARTED = "started"
+    SIMULATED = "simulated"
+    SKIPPED = "skipped"  # maintenance mode
+    FAILED = "failed"
+
+
+def reboot_plan(mode: str, command: Sequence[str],
+                platform: str = sys.platform) -> list[list[str]]:
+    """The argvs that reboot this machine, tried in order; empty for ``simulate``."""
     if mode == "simulate":
         return []
     if mode == "command":
-        return list(command)
-    return list(WINDOWS_REBOOT if platform == "win32" else LINUX_REBOOT)
+        return [list(command)]
+    if platform == "win32":
+        return [list(WINDOWS_REBOOT)]
+    return [list(LINUX_REBOOT), list(LINUX_FALLBACK)]
 
 
 class Rebooter:
-    """Logs, traces and starts the reboot without waiting for it (rule timing matters)."""
+    """Logs, traces and starts the reboot without waiting for it; follows it on a thread."""
 
     def __init__(self, mode: str, command: Sequence[str], trace: Trace, *,
                  platform: str = sys.platform,
-                 spawn: Callable[..., object] = subprocess.Popen) -> None:
+                 spawn: Callable[..., subprocess.Popen] = subprocess.Popen,
+                 maintenance: Maintenance | None = None,
+                 on_failed: Callable[[str], None] = lambda reason: None,
+                 retry_after_s: float = RETRY_AFTER_S) -> None:
         self.mode = mode
-        self.argv = reboot_argv(mode, command, platform)
+        self.plan = reboot_plan(mode, command, platform)
         self.trace = trace
         self.platform = platform
+        self.maintenance = maintenance
+        self.on_failed = on_failed
+        self.retry_after_s = retry_after_s
         self._spawn = spawn
+        self.follower: threading.Thread | None = None  # tests join it
 
     @property
     def simulated(self) -> bool:
         return self.mode == "simulate"
 
-    def reboot(self, reason: str) -> bool:
-        """Start the reboot for ``reason`` (a rule, e.g. ``rule5:onlineStatus=3``)."""
+    def reboot(self, reason: str) -> Outcome:
+        """Reboot for ``reason`` (a rule, e.g. ``rule5:onlineStatus=3``) unless in maintenance."""
+        why = self.maintenance.reason() if self.maintenance is not None else None
+        if why:
+            log.warning("maintenance mode (%s): reboot because %s skipped", why, reason)
+            self.trace.reboot_skipped(reason, why)
+            return Outcome.SKIPPED
         log.warning("reboot (%s mode) because %s", self.mode, reason)
         self.trace.reboot(reason)
-        if not self.argv:
-            return True
+        if not self.plan:
+            return Outcome.SIMULATED
+        first = self._start(self.plan[0])
+        self.follower = threading.Thread(target=self._follow, args=(reason, first),
+                                         daemon=True, name="reboot")
+        self.follower.start()
+        return Outcome.STARTED
+
+    def _start(self, argv: list[str]) -> subprocess.Popen | str:
+        """The running command, or the reason it could not start."""
         options: dict = {"stdin": subprocess.DEVNULL, "stdout": subprocess.DEVNULL,
                          "close_fds": True, **detached(self.platform)}  # outlives the kiosk
         try:
-            self._spawn(self.argv, **options)
-        except OSError as exc:
-            log.error("reboot command %s failed to start: %s", self.argv, exc)
-            return False
-        return True
+            return self._spawn(argv, **options)
+        except (OSError, ValueError) as exc:
+            return f"cannot start: {exc}"
+
+    def _problem(self, started: subprocess.Popen | str) -> str | None:
+        """Wait for a started command; what went wrong, or None when the reboot is coming."""
+        if isinstance(started, str):
+            return started
+        code = started.wait()
+        if code == 0 or (self.mode == "system" and self.platform == "win32"
+                         and code in WINDOWS_GOING_DOWN):
+            return None
+        return f"exit code {code}"
+
+    def _follow(self, reason: str, first: subprocess.Popen | str) -> None:
+        attempts = [*self.plan, *self.plan]  # every command, then the same again once
+        for i, argv in enumerate(attempts):
+            if i == len(self.plan):
+                time.sleep(self.retry_after_s)  # a busy service may come round
+            started = first if i == 0 else self._start(argv)
+            problem = self._problem(started)
+            if problem is None:
+                log.info("reboot command %s accepted; waiting for the machine to go down", argv)
+                return
+            log.error("reboot command %s failed (%s)", argv, problem)
+        log.critical("every reboot command failed for %s: the PC stays locked (请联系网管)",
+                     reason)
+        self.trace.reboot_failed(reason)
+        self.on_failed(reason)

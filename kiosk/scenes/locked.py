@@ -1,4 +1,4 @@
-"""The plain locked screens: the black start-up lock and "系统重启中"."""
+"""The plain locked screens: the black start-up lock, "系统重启中" and "请联系网管"."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ from kiosk import strings
 from kiosk.flow import Page
 from kiosk.scenes import draw
 from kiosk.scenes.base import Scene
+
+FAILED_FILL = (120, 24, 28)  # a dark red the staff notice from across the room
 
 
 class BootScene(Scene):
@@ -40,3 +42,21 @@ class RebootingScene(Scene):
                   center=(w // 2, h // 2 - h // 20))
         draw.text(surface, strings.text("rebooting_hint"), max(14, h // 30), draw.MUTED,
                   center=(w // 2, h // 2 + h // 12))
+
+
+class RebootFailedScene(Scene):
+    """Every reboot command failed: locked for good until the staff come (never unlocked)."""
+
+    page = Page.REBOOT_FAILED
+
+    def handle_event(self, event: pygame.event.Event) -> str | None:
+        return None
+
+    def draw(self, surface: pygame.Surface, now: float) -> None:
+        surface.fill(FAILED_FILL)
+        w, h = surface.get_size()
+        draw.text(surface, strings.text("reboot_failed"), max(24, h // 10), draw.WHITE,
+                  bold=True, center=(w // 2, h // 2 - h // 20))
+        draw.text(surface, strings.text("reboot_failed_hint"), max(14, h // 30), draw.WHITE,
+                  center=(w // 2, h // 2 + h // 12))
+        draw.footer(surface, strings.service_line(self.ctx.service_number))

@@ -144,20 +144,27 @@ class Kiosk:
     def start(self, timeout: float = 15.0) -> Kiosk:
         """Write the config, start ``main.py`` and wait for the simulator's control line
         (with ``server.base_url: embedded``; a test's own backend is ready already)."""
-        self.config_path.write_text(yaml.safe_dump(self.config, allow_unicode=True),
-                                    encoding="utf-8")
-        with self.out_path.open("wb") as out, self.err_path.open("wb") as err:
-            self.proc = self.screen.popen(
-                [*self.program, "--config", str(self.config_path)],
-                env={"PYGAME_HIDE_SUPPORT_PROMPT": "1", "PYTHONUNBUFFERED": "1"},
-                stdout=out, stderr=err, cwd=str(ROOT),
-            )
+        self.write_config()
+        self.launch()
         if self.config["server"]["base_url"] != "embedded":  # a backend of the test's own
             self.base_url = self.config["server"]["base_url"]
             return self
         self.base_url = wait_until(self._control_url, timeout, interval=0.05,
                                    message=f"no control page line from the kiosk\n{self.logs()}")
         return self
+
+    def write_config(self) -> None:
+        self.config_path.write_text(yaml.safe_dump(self.config, allow_unicode=True),
+                                    encoding="utf-8")
+
+    def launch(self) -> None:
+        """Start ``main.py`` with the config written already, without waiting for anything."""
+        with self.out_path.open("wb") as out, self.err_path.open("wb") as err:
+            self.proc = self.screen.popen(
+                [*self.program, "--config", str(self.config_path)],
+                env={"PYGAME_HIDE_SUPPORT_PROMPT": "1", "PYTHONUNBUFFERED": "1"},
+                stdout=out, stderr=err, cwd=str(ROOT),
+            )
 
     def _control_url(self) -> str | None:
         match = CONTROL_LINE.search(self.out_path.read_text("utf-8", "replace"))
