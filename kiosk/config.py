@@ -21,6 +21,7 @@ log = logging.getLogger(__name__)
 REBOOT_MODES = ("simulate", "system", "command")
 CORNERS = ("top-left", "top-right", "bottom-left", "bottom-right")
 EMBEDDED = "embedded"
+MAX_JITTER = 0.25  # more would make rules 2, 5 and 7 answer visibly later
 
 
 class ConfigError(Exception):
@@ -215,6 +216,7 @@ def load(path: Path, data: dict | None = None) -> Config:
         session_poll_s=r.number("timers.session_poll_s", 2),
         after_confirm_reboot_s=r.number("timers.after_confirm_reboot_s", 180),
         unpaid_poll_s=r.number("timers.unpaid_poll_s", 1),
+        jitter=_jitter(r),
     )
     mode = r.choice("reboot.mode", "simulate", REBOOT_MODES)
     command = r.raw("reboot.command", [])
@@ -261,6 +263,15 @@ def load(path: Path, data: dict | None = None) -> Config:
     for key in r.unknown():
         log.warning("config key %s is not one this program knows; it is ignored", key)
     return cfg
+
+
+def _jitter(r: _Reader) -> float:
+    """``timers.jitter``: the random spread of poll and report periods, a fraction."""
+    value = r.number("timers.jitter", 0.05, positive=False)
+    if not 0 <= value <= MAX_JITTER:
+        raise ConfigError(f"config key timers.jitter must be a fraction from 0 to {MAX_JITTER} "
+                          f"(0.05 spreads each period by 5 %), not {value!r}.")
+    return value
 
 
 def fill(template: str, *, client_id: str, base_url: str) -> str:
