@@ -230,6 +230,14 @@ ROUTES: dict[str, dict[str, Callable[[_Handler], None]]] = {
 }
 
 
+def _control_ledger(handler: _Handler) -> None:
+    """Read-only: every session and request arrival, for load and soak runs."""
+    handler._send_json(handler.server.venue.ledger())
+
+
+ROUTES["/control/ledger"] = {"GET": _control_ledger}
+
+
 def _first_values(query: str) -> dict[str, str]:
     return {key: values[0] for key, values in parse_qs(query, keep_blank_values=True).items()}
 
