@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint unit e2e clean
+.PHONY: install run test lint unit e2e clean venue soak
 
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,14 @@ e2e: install
 test: lint
 	bash tools/ensure-x-tools.sh
 	$(PY) -m pytest -q
+
+# Not part of `make test`: minutes long. Both write their report to bench-out/.
+venue: install
+	$(PY) tools/venue.py $(VENUE_ARGS)
+
+soak: install
+	bash tools/ensure-x-tools.sh
+	$(PY) tools/soak.py --minutes $(or $(SOAK_MINUTES),10)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache logs cache

@@ -47,6 +47,9 @@ class HTTPError(Exception):
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False
+    # socketserver's default backlog of 5 drops the connections of a venue booting at
+    # once (their SYNs are retried only after a second): queue as a real server would
+    request_queue_size = 512
 
     def __init__(self, address: tuple[str, int], venue: Venue, files_dir: Path | None) -> None:
         self.venue = venue
