@@ -673,7 +673,8 @@ def render(summaries: list[Summary]) -> str:
         "## Load on the backend",
         "",
         head, rule,
-        row("requests to /rest (all PCs)", lambda s: str(s.requests)),
+        row("requests to /rest (all PCs) in the run's wall seconds",
+            lambda s: f"{s.requests} in {s.wall_s:.0f} s"),
         *[row(f"{kind}: mean req/s / most in any 1 s / in any {burst_ms:g} ms",
               lambda s, kind=kind: "{:.1f} / {} / {}".format(*s.endpoint_rates.get(
                   kind, (0.0, 0, 0))))
