@@ -496,9 +496,12 @@ class Flow:
         ``boot_wait_s`` run on exact deadlines in ``_timers``, so no jitter can make a
         rule fire early; they load nothing but the one PC.
         """
-        period: float = getattr(self.timers, name)
-        jitter = self.timers.jitter
-        return period * (1 + self.rng.uniform(-jitter, jitter)) if jitter > 0 else period
+        return jittered(getattr(self.timers, name), self.timers.jitter, self.rng)
+
+
+def jittered(period: float, jitter: float, rng: random.Random) -> float:
+    """``period`` spread evenly by ``jitter`` (a fraction) on both sides: the mean stays."""
+    return period * (1 + rng.uniform(-jitter, jitter)) if jitter > 0 else period
 
 
 def _next_due(due: float, period: float, now: float) -> float:
