@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 DIST_STAMP := $(VENV)/.dist-installed
 
-.PHONY: install run test lint unit e2e clean dist
+.PHONY: install run test lint unit e2e clean dist venue soak
 
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +43,14 @@ dist: $(DIST_STAMP)
 	$(PY) -m PyInstaller --noconfirm --clean --distpath dist --workpath build packaging/kiosk.spec
 	bash tools/ensure-x-tools.sh
 	$(PY) tools/check_dist.py dist/kiosk
+
+# Not part of `make test`: minutes long. Both write their report to bench-out/.
+venue: install
+	$(PY) tools/venue.py $(VENUE_ARGS)
+
+soak: install
+	bash tools/ensure-x-tools.sh
+	$(PY) tools/soak.py --minutes $(or $(SOAK_MINUTES),10)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache logs cache build dist

@@ -156,8 +156,11 @@ class App:
             RequestReport: Caller("report", self.api.report, self._post),
             RequestOffline: Caller("offline", self.api.offline, self._post),
         }
-        self.refresher = Refresher(self.api, self.media, self._post,
-                                   media_every_s=config.media_refresh_s)
+        timers = config.timers
+        self.refresher = Refresher(
+            self.api, self.media, self._post, media_every_s=config.media_refresh_s,
+            first_delay_s=self.flow.rng.uniform(0, timers.startup_spread_s),
+            jitter=timers.jitter)
         self.refresher.start()
 
     def _stay_unregistered(self, machine: Unregistered) -> int:

@@ -24,6 +24,7 @@ CORNERS = ("top-left", "top-right", "bottom-left", "bottom-right")
 EMBEDDED = "embedded"
 AUTO = "auto"  # client.id: the id comes from client.map_file or client.hostname_pattern
 MIN_HANG_S = 3.0
+MAX_JITTER = 0.25  # more would make rules 2, 5 and 7 answer visibly later
 
 
 class ConfigError(Exception):
@@ -235,6 +236,7 @@ def load(path: Path, data: dict | None = None) -> Config:
         session_poll_s=r.number("timers.session_poll_s", 2),
         after_confirm_reboot_s=r.number("timers.after_confirm_reboot_s", 180),
         unpaid_poll_s=r.number("timers.unpaid_poll_s", 1),
+        jitter=_jitter(r),
     )
     mode = r.choice("reboot.mode", "simulate", REBOOT_MODES)
     command = r.raw("reboot.command", [])
@@ -312,6 +314,8 @@ def _client_rules(r: _Reader, client_id: str) -> dict[str, Any]:
         raise ConfigError("config key client.id is auto, so client.map_file or "
                           "client.hostname_pattern must be set.")
     return rules
+
+
 def _guard(r: _Reader, log_dir: Path) -> GuardConfig:
     from kiosk.admin import parse_hash
     from kiosk.platform.maintenance import DEFAULT_REGISTRY_FLAGS, parse_flag
@@ -343,6 +347,15 @@ def _guard(r: _Reader, log_dir: Path) -> GuardConfig:
         maintenance_check_s=r.number("maintenance.check_s", 5),
         admin_password_hash=password_hash,
     )
+
+
+def _jitter(r: _Reader) -> float:
+    """``timers.jitter``: the random spread of poll and report periods, a fraction."""
+    value = r.number("timers.jitter", 0.05, positive=False)
+    if not 0 <= value <= MAX_JITTER:
+        raise ConfigError(f"config key timers.jitter must be a fraction from 0 to {MAX_JITTER} "
+                          f"(0.05 spreads each period by 5 %), not {value!r}.")
+    return value
 
 
 def fill(template: str, *, client_id: str, base_url: str) -> str:

@@ -10,6 +10,7 @@ so a test can replay a whole day in milliseconds. What fits a table is a table
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
@@ -59,6 +60,24 @@ class Timers:
     boot_wait_s: float = 3  # longest black screen before A while routing waits
     notice_s: float = 6  # how long a notice such as "could not end" stays
     request_stale_s: float = 30  # a request never answered is given up after this
+    # Random spread of every poll and report period, as a fraction (0.05: ±5 %); with it
+    # the first request after a start is delayed too (see ``startup_spread_s``). The
+    # core's default is exact periods so that tests replay exactly; config's is 0.05.
+    jitter: float = 0.0
+
+    @property
+    def startup_spread_s(self) -> float:
+        """Longest random delay of the first request after a start (0 without jitter).
+
+        When a whole venue powers on at once, every PC would ask at the same instant and
+        then keep polling in lock-step. Spreading the first request over one routing
+        retry period (``scan_poll_s``) gives each PC its own phase; half of
+        ``boot_wait_s`` at most, so the answer still normally lands while the boot
+        screen shows and the boot screen never stays longer than ``boot_wait_s``.
+        """
+        if self.jitter <= 0:
+            return 0.0
+        return min(self.scan_poll_s, self.boot_wait_s / 2)
 
 
 # --- events -----------------------------------------------------------------
@@ -258,8 +277,10 @@ NOT_FOUND_LIMIT = 2  # {"data":0} in a session counts only on the second answer 
 class Flow:
     """The kiosk's state machine; ``handle`` is its only entry point."""
 
-    def __init__(self, timers: Timers) -> None:
+    def __init__(self, timers: Timers, rng: random.Random | None = None) -> None:
+        """``rng`` draws the jitter (seed it to replay a run); time still comes in events."""
         self.timers = timers
+        self.rng = rng if rng is not None else random.Random()
         self._reset(0.0)
 
     def _reset(self, now: float) -> None:
@@ -422,6 +443,9 @@ class Flow:
 
     def _start(self, now: float) -> list[Command]:
         self._reset(now)
+        spread = self.timers.startup_spread_s
+        if spread > 0:
+            self._status_due = now + self.rng.uniform(0, spread)
         return [ShowPage(Page.BOOT, "startup"), *self._timers(now)]
 
     def _go(self, page: Page, reason: str, now: float, force: bool = False) -> list[Command]:
@@ -466,13 +490,31 @@ class Flow:
             self._report_sent = None
         if status_period and self._status_sent is None and now >= self._status_due:
             self._status_sent = now
-            self._status_due = _next_due(self._status_due, getattr(self.timers, status_period), now)
+            self._status_due = _next_due(self._status_due, self._period(status_period), now)
             commands.append(RequestStatus())
         if report_period and self._report_sent is None and now >= self._report_due:
             self._report_sent = now
-            self._report_due = _next_due(self._report_due, getattr(self.timers, report_period), now)
+            self._report_due = _next_due(self._report_due, self._period(report_period), now)
             commands.append(RequestReport())
         return commands
+
+    def _period(self, name: str) -> float:
+        """One poll or report period, spread by ``jitter`` evenly on both sides.
+
+        Only these periods jitter: they set the backend's load, and hundreds of PCs
+        started together would otherwise poll in lock-step. The spread is symmetric, so
+        the mean period stays the configured one (rule 4's reports still average
+        ``session_report_s``). The rule timers the specification fixes are never
+        jittered: rule 1's ``scan_idle_s``, rule 6's ``after_confirm_reboot_s`` and
+        ``boot_wait_s`` run on exact deadlines in ``_timers``, so no jitter can make a
+        rule fire early; they load nothing but the one PC.
+        """
+        return jittered(getattr(self.timers, name), self.timers.jitter, self.rng)
+
+
+def jittered(period: float, jitter: float, rng: random.Random) -> float:
+    """``period`` spread evenly by ``jitter`` (a fraction) on both sides: the mean stays."""
+    return period * (1 + rng.uniform(-jitter, jitter)) if jitter > 0 else period
 
 
 def _next_due(due: float, period: float, now: float) -> float:

@@ -8,12 +8,14 @@ so a stalled status poll does not delay a status report; results are handed to a
 from __future__ import annotations
 
 import logging
+import random
 import threading
 import time
 from collections.abc import Callable
 
 from kiosk.api import Api
 from kiosk.contract import NetworkFault
+from kiosk.flow import jittered
 from kiosk.media import ITEMS, MediaCache
 
 log = logging.getLogger(__name__)
@@ -59,12 +61,18 @@ class Refresher:
     """Fetches the service number and media at start-up and then every few minutes."""
 
     def __init__(self, api: Api, media: MediaCache, post: Post, *, media_every_s: float,
-                 service_every_s: float = 60.0) -> None:
+                 service_every_s: float = 60.0, first_delay_s: float = 0.0,
+                 jitter: float = 0.0, rng: random.Random | None = None) -> None:
+        """``first_delay_s`` and ``jitter`` spread a venue's PCs switched on together
+        (config ``timers.jitter``), as the flow core spreads its polls."""
         self.api = api
         self.media = media
         self._post = post
         self.media_every_s = media_every_s
         self.service_every_s = min(service_every_s, media_every_s)
+        self.first_delay_s = first_delay_s
+        self.jitter = jitter
+        self.rng = rng if rng is not None else random.Random()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True, name="refresher")
 
@@ -75,15 +83,20 @@ class Refresher:
         self._stop.set()
 
     def _run(self) -> None:
+        if self._stop.wait(self.first_delay_s):
+            return
         media_due = time.monotonic()
         while not self._stop.is_set():
             try:
                 self._post("service", self.api.service_number())
                 if time.monotonic() >= media_due:
-                    media_due = time.monotonic() + self.media_every_s
+                    media_due = time.monotonic() + self._period(self.media_every_s)
                     for item in ITEMS:
                         if self.media.refresh(item):
                             self._post("media", item.name)
             except Exception:
                 log.exception("background refresh failed")
-            self._stop.wait(self.service_every_s)
+            self._stop.wait(self._period(self.service_every_s))
+
+    def _period(self, period: float) -> float:
+        return jittered(period, self.jitter, self.rng)

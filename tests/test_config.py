@@ -53,7 +53,8 @@ def test_minimal_config_gets_the_documented_defaults(tmp_path):
     assert cfg.pay_qr_url == cfg.qr_url
     assert cfg.status_value == 1
     assert cfg.timers == Timers(scan_idle_s=30, scan_poll_s=1, session_report_s=10,
-                                session_poll_s=2, after_confirm_reboot_s=180, unpaid_poll_s=1)
+                                session_poll_s=2, after_confirm_reboot_s=180, unpaid_poll_s=1,
+                                jitter=0.05)
     assert cfg.reboot_mode == "simulate" and cfg.reboot_command == ()
     assert cfg.fullscreen is True
     assert cfg.widget_corner == "top-right"
@@ -125,6 +126,7 @@ timers:
   session_poll_s: 3
   after_confirm_reboot_s: 120
   unpaid_poll_s: 2
+  jitter: 0
 reboot:
   mode: command
   command: [shutdown, /r, /t, "0", /f]
@@ -142,7 +144,8 @@ debug: true
     assert cfg.pay_qr_url.endswith("/h5/pay?clientId={client_id}")
     assert cfg.status_value == 2
     assert cfg.timers == Timers(scan_idle_s=45, scan_poll_s=0.5, session_report_s=15,
-                                session_poll_s=3, after_confirm_reboot_s=120, unpaid_poll_s=2)
+                                session_poll_s=3, after_confirm_reboot_s=120, unpaid_poll_s=2,
+                                jitter=0)
     assert cfg.reboot_mode == "command"
     assert cfg.reboot_command == ("shutdown", "/r", "/t", "0", "/f")
     assert cfg.fullscreen is False
@@ -229,6 +232,17 @@ TIMER_KEYS = ["scan_idle_s", "scan_poll_s", "session_report_s", "session_poll_s"
 def test_bad_timer_stops_startup_naming_the_key(tmp_path, timer, value):
     message = error_of(write(tmp_path, MINIMAL + f"timers:\n  {timer}: {value}\n"))
     assert_one_sentence_naming(message, f"timers.{timer}")
+
+
+@pytest.mark.parametrize("value", ["-0.01", "0.3", "1", "5%", "true", ".nan"])
+def test_jitter_outside_a_few_percent_stops_startup_naming_the_key(tmp_path, value):
+    message = error_of(write(tmp_path, MINIMAL + f"timers:\n  jitter: {value}\n"))
+    assert_one_sentence_naming(message, "timers.jitter")
+
+
+@pytest.mark.parametrize("value", [0, 0.02, 0.25])
+def test_jitter_from_zero_to_a_quarter_is_accepted(tmp_path, value):
+    assert load_text(tmp_path, MINIMAL + f"timers:\n  jitter: {value}\n").timers.jitter == value
 
 
 ERRORS = [

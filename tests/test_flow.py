@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import collections
+import math
+import random
+import statistics
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
@@ -63,8 +67,8 @@ class Kiosk:
     ``answers`` maps a request command type to the answer the fake backend gives at once.
     """
 
-    def __init__(self, timers: flow.Timers = TIMERS) -> None:
-        self.flow = flow.Flow(timers)
+    def __init__(self, timers: flow.Timers = TIMERS, rng: random.Random | None = None) -> None:
+        self.flow = flow.Flow(timers, rng)
         self.tenths = 0  # whole tenths, so that the clock reads exact decimal times
         self.log: list[tuple[float, flow.Command]] = []
         self.answers: dict[type, MakeEvent] = {}
@@ -120,8 +124,8 @@ SETUP_PAGES = {"A": Page.STANDBY, "B": Page.SCAN, "C": Page.SESSION, "D": Page.E
                "D confirmed": Page.END, "E": Page.UNPAID}
 
 
-def kiosk_on(where: str, timers: flow.Timers = TIMERS) -> Kiosk:
-    kiosk = Kiosk(timers)
+def kiosk_on(where: str, timers: flow.Timers = TIMERS, rng: random.Random | None = None) -> Kiosk:
+    kiosk = Kiosk(timers, rng)
     kiosk.start()
     kiosk.play(SETUPS[where])
     assert kiosk.flow.page is SETUP_PAGES[where]
@@ -848,3 +852,110 @@ def test_failed_reboot_told_at_start_up_locks_at_once():
         ShowPage(Page.REBOOT_FAILED, "rule3:ui_closed_in_C")]
     assert kiosk.run_until(60) == []
 
+
+# --- jitter: a venue's PCs spread their polls instead of hitting the backend in lock-step ---
+
+JITTERY = replace(TIMERS, scan_idle_s=600, jitter=0.05)
+
+
+def request_times(kiosk: Kiosk, kind: type, since: float) -> list[float]:
+    return [t for t, c in kiosk.log if isinstance(c, kind) and t >= since]
+
+
+def gaps(times: list[float]) -> list[float]:
+    return [b - a for a, b in zip(times, times[1:], strict=False)]
+
+
+# (setup, backend answer, request kind, period name)
+JITTER_CASES = [
+    pytest.param("B", WAITING, RequestStatus, "scan_poll_s", id="B-status"),
+    pytest.param("C", IN_SESSION, RequestStatus, "session_poll_s", id="C-status"),
+    pytest.param("C", IN_SESSION, RequestReport, "session_report_s", id="C-report"),
+    pytest.param("E", UNPAID, RequestStatus, "unpaid_poll_s", id="E-status"),
+]
+
+
+@pytest.mark.parametrize("jitter", [0.05, 0.25])
+@pytest.mark.parametrize(("where", "answer", "kind", "period"), JITTER_CASES)
+def test_jittered_periods_stay_within_the_spread_and_average_the_configured_period(
+        where, answer, kind, period, jitter):
+    timers = replace(JITTERY, jitter=jitter)
+    kiosk = kiosk_on(where, timers, random.Random(7))
+    kiosk.play([status(answer), report(Report(1))])  # what the setup left in flight
+    kiosk.answers.update({RequestStatus: status(answer), RequestReport: report(Report(1))})
+    configured = getattr(timers, period)
+    kiosk.run_until(configured * 400)
+    spaced = gaps(request_times(kiosk, kind, since=1))
+    assert len(spaced) >= 390
+    tick = 0.1  # the fake loop's tick: a request goes out on the first tick after it is due
+    assert min(spaced) >= configured * (1 - jitter) - tick
+    assert max(spaced) <= configured * (1 + jitter) + tick
+    # the mean of n gaps errs by about period × jitter / √(3n): allow four times that
+    allowed = 4 * configured * jitter / math.sqrt(3 * len(spaced)) + tick / len(spaced)
+    assert abs(statistics.fmean(spaced) - configured) <= allowed
+    assert statistics.pstdev(spaced) > configured * jitter / 4  # it does spread
+
+
+def test_session_reports_with_jitter_still_average_ten_seconds_over_an_hour():
+    """Rule 4: the backend sees a report every 10 s on average, whatever the spread."""
+    kiosk = kiosk_on("C", replace(JITTERY, jitter=0.05), random.Random(11))
+    kiosk.play([status(IN_SESSION), report(Report(1))])
+    kiosk.answers.update({RequestStatus: status(IN_SESSION), RequestReport: report(Report(1))})
+    kiosk.run_until(3600)
+    assert kiosk.count(RequestReport, 0, 3600) in range(359, 362)
+    assert abs(statistics.fmean(gaps(request_times(kiosk, RequestReport, 0))) - 10) < 0.05
+
+
+def test_jitter_zero_polls_on_the_exact_period_grid():
+    kiosk = Kiosk(replace(JITTERY, jitter=0), random.Random(3))
+    kiosk.answers.update({RequestStatus: status(IN_SESSION), RequestReport: report(Report(1))})
+    assert kiosk.start() == [ShowPage(Page.BOOT, "startup"), RequestStatus(),
+                             ShowPage(Page.SESSION, "startup"), RequestStatus(), RequestReport()]
+    kiosk.run_until(100)
+    assert request_times(kiosk, RequestReport, 0) == [float(t) for t in range(0, 101, 10)]
+    assert request_times(kiosk, RequestStatus, 1) == [float(t) for t in range(2, 101, 2)]
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_jitter_never_brings_rule_1_or_rule_6_forward(seed):
+    timers = replace(TIMERS, scan_idle_s=30, after_confirm_reboot_s=180, jitter=0.25)
+    kiosk = Kiosk(timers, random.Random(seed))
+    kiosk.start()
+    kiosk.answers.update({RequestStatus: status(WAITING)})
+    kiosk.play([status(NOT_FOUND), Wait(5), INPUT])
+    assert notable(kiosk.run_until(5 + 29.9)) == []
+    assert notable(kiosk.run_until(5 + 30)) == [ShowPage(Page.STANDBY, "rule1:idle")]
+
+    kiosk = Kiosk(timers, random.Random(seed))
+    kiosk.start()
+    kiosk.answers.update({RequestStatus: status(IN_SESSION), RequestReport: report(Report(1))})
+    kiosk.play([status(IN_SESSION), Wait(7), END, CONFIRM])
+    assert notable(kiosk.run_until(7 + 179.9)) == []
+    assert notable(kiosk.run_until(7 + 180)) == reboot("rule6:after_confirm")
+
+
+def test_venue_powering_on_at_once_spreads_the_first_request_over_one_poll_period():
+    timers = replace(TIMERS, jitter=0.05)
+    window = timers.startup_spread_s
+    assert window == min(timers.scan_poll_s, timers.boot_wait_s / 2) > 0
+    firsts = []
+    for seed in range(200):
+        kiosk = Kiosk(timers, random.Random(seed))
+        assert kiosk.start() == [ShowPage(Page.BOOT, "startup")]  # not at the same instant
+        kiosk.run_until(window + 0.1)
+        firsts.append(request_times(kiosk, RequestStatus, 0)[0])
+    # each PC asks on the first 0.1 s tick after its own random instant in the window:
+    # every tick of the window gets some of the 200 PCs, none gets a crowd
+    ticks = collections.Counter(round(t * 10) for t in firsts)
+    assert sorted(ticks) == list(range(1, round(window * 10) + 1))
+    assert max(ticks.values()) <= 2 * len(firsts) / len(ticks)
+
+
+def test_spread_start_still_leaves_the_boot_screen_after_boot_wait():
+    timers = replace(TIMERS, jitter=0.25, scan_poll_s=5)
+    assert timers.startup_spread_s == timers.boot_wait_s / 2
+    kiosk = Kiosk(timers, random.Random(1))
+    kiosk.start()
+    assert notable(kiosk.run_until(timers.boot_wait_s - 0.1)) == []
+    assert kiosk.count(RequestStatus, 0, timers.boot_wait_s / 2 + 0.1) == 1
+    assert notable(kiosk.run_until(timers.boot_wait_s)) == [ShowPage(Page.STANDBY, "startup")]

@@ -370,3 +370,35 @@ def test_command_line_prints_control_url_and_stops_on_ctrl_c(http):
     finally:
         process.kill()
         process.stdout.close()
+
+
+def test_ledger_lists_every_session_with_how_it_ended_and_every_arrival(
+        sim, get, rest, control, clock):
+    sim.venue.report_timeout_s = 60
+    control("start", clientId="7")
+    clock.advance(10)
+    rest("/rest/clientStatus", clientId="7", clientStatus="1")
+    rest("/rest/clientStatus", clientId="7", clientStatus="1")
+    control("end", clientId="7")
+    rest("/rest/offline", clientId="7")  # not in session: refused, and counted as such
+    control("pay", clientId="7")
+    control("start", clientId="7")
+    clock.advance(5)
+    rest("/rest/offline", clientId="7")
+    control("pay", clientId="7")
+    control("start", clientId="7")
+    clock.advance(61)  # no report: the backend ends it
+    rest("/rest/status_client", clientId="7")
+
+    ledger = get("/control/ledger").json()
+    client = ledger["clients"]["7"]
+    assert [(s["ended_by"], s["paid"], s["reports"]) for s in client["sessions"]] == [
+        ("phone", True, 2), ("offline", True, 0), ("report_timeout", False, 0)]
+    first = client["sessions"][0]
+    assert first["end"] - first["start"] == 10
+    assert (client["offline_calls"], client["offline_refused"]) == (2, 1)
+    paths = [path for _, path in ledger["arrivals"]]
+    assert paths.count("/rest/clientStatus") == 2 and paths.count("/rest/offline") == 2
+    assert paths[-1] == "/control/ledger"
+    times = [t for t, _ in ledger["arrivals"]]
+    assert times == sorted(times) and times[-1] == clock.now

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import queue
+import random
 import threading
 import time
 from collections.abc import Iterator
@@ -182,6 +183,27 @@ def test_refresher_announces_a_background_only_when_it_changed(posted, media):
         refresher._thread.join(2)
     assert kinds.count("media") == 1
     assert kinds.count("service") == 7
+
+
+def test_refresher_of_a_pc_switched_on_with_the_venue_waits_its_own_delay_first(posted, media):
+    refresher = Refresher(FakeApi(), media, posted, media_every_s=600, service_every_s=600,
+                          first_delay_s=0.4, jitter=0.05)
+    started = time.monotonic()
+    refresher.start()
+    try:
+        assert posted.next() == ("service", ServiceNumber("13738196887"))
+        assert time.monotonic() - started >= 0.4
+    finally:
+        refresher.stop()
+        refresher._thread.join(2)
+
+
+def test_refresher_periods_spread_by_jitter_around_the_set_period(posted, media):
+    refresher = Refresher(FakeApi(), media, posted, media_every_s=60, jitter=0.05,
+                          rng=random.Random(5))
+    periods = [refresher._period(60) for _ in range(2000)]
+    assert 57 <= min(periods) < 57.5 and 62.5 < max(periods) <= 63
+    assert abs(sum(periods) / len(periods) - 60) < 0.1
 
 
 def test_refresher_stops_promptly(posted, media):

@@ -47,6 +47,9 @@ class HTTPError(Exception):
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False
+    # socketserver's default backlog of 5 drops the connections of a venue booting at
+    # once (their SYNs are retried only after a second): queue as a real server would
+    request_queue_size = 512
 
     def __init__(self, address: tuple[str, int], venue: Venue, files_dir: Path | None) -> None:
         self.venue = venue
@@ -228,6 +231,14 @@ ROUTES: dict[str, dict[str, Callable[[_Handler], None]]] = {
     "/control/pay": {"POST": _Handler._control_pay},
     "/control/service": {"POST": _Handler._control_service},
 }
+
+
+def _control_ledger(handler: _Handler) -> None:
+    """Read-only: every session and request arrival, for load and soak runs."""
+    handler._send_json(handler.server.venue.ledger())
+
+
+ROUTES["/control/ledger"] = {"GET": _control_ledger}
 
 
 def _first_values(query: str) -> dict[str, str]:

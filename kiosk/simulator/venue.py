@@ -11,9 +11,9 @@ from __future__ import annotations
 import math
 import threading
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 WAITING, IN_SESSION, UNPAID = 1, 2, 3
@@ -21,8 +21,22 @@ STATUS_NAMES = {WAITING: "waiting", IN_SESSION: "in session", UNPAID: "ended unp
 _REPORT_ANSWERS = {WAITING: 0, IN_SESSION: 1, UNPAID: 2}
 
 
+ARRIVALS_KEPT = 100_000  # newest request arrival times kept for the ledger (bounded memory)
+
+
 class VenueError(Exception):
     """A phone action the client's state does not allow (answered with 409)."""
+
+
+@dataclass
+class Session:
+    """One session in the ledger: how it began and ended, as load and loss checks read it."""
+
+    start: float
+    end: float | None = None
+    ended_by: str | None = None  # "phone", "offline" or "report_timeout"
+    paid: bool = False
+    reports: int = 0  # clientStatus reports received while it ran
 
 
 @dataclass
@@ -37,7 +51,9 @@ class Client:
     last_report: float | None = None
     reports: int = 0
     offline_calls: int = 0
+    offline_refused: int = 0  # offline calls while not in session
     requests: int = 0
+    sessions: list[Session] = field(default_factory=list)
 
 
 class Venue:
@@ -57,12 +73,14 @@ class Venue:
         self.clock = clock
         self.clients: dict[str, Client] = {}
         self.requests_by_path: Counter[str] = Counter()
+        self.arrivals: deque[tuple[float, str]] = deque(maxlen=ARRIVALS_KEPT)
         self._lock = threading.RLock()
 
     def record_request(self, path: str, client_id: str | None) -> None:
         """Count a request; any clientId makes the client known to the control page."""
         with self._lock:
             self.requests_by_path[path] += 1
+            self.arrivals.append((self.clock(), path))
             if client_id:
                 self._client(client_id).requests += 1
 
@@ -89,6 +107,8 @@ class Venue:
             client = self._client(client_id)
             client.reports += 1
             client.last_report = now
+            if client.status == IN_SESSION:
+                client.sessions[-1].reports += 1
             return _REPORT_ANSWERS[client.status]
 
     def status(self, client_id: str) -> dict[str, Any]:
@@ -125,8 +145,9 @@ class Venue:
             client = self._client(client_id)
             client.offline_calls += 1
             if client.status != IN_SESSION:
+                client.offline_refused += 1
                 return False
-            self._end(client, now)
+            self._end(client, now, "offline")
             return True
 
     def start(self, client_id: str) -> None:
@@ -141,6 +162,7 @@ class Venue:
             client.status = IN_SESSION
             client.start = math.floor(now)
             client.end = None
+            client.sessions.append(Session(start=now))
 
     def end(self, client_id: str) -> None:
         """The customer ended the session on the phone: it stays to be paid."""
@@ -149,7 +171,7 @@ class Venue:
             client = self._client(client_id)
             if client.status != IN_SESSION:
                 raise VenueError(f"客户端 {client_id} 未在上机中")
-            self._end(client, now)
+            self._end(client, now, "phone")
 
     def pay(self, client_id: str) -> None:
         """The customer paid: the client is free for the next session."""
@@ -160,6 +182,8 @@ class Venue:
                 raise VenueError(f"客户端 {client_id} 没有待支付的订单")
             client.status = WAITING
             client.start = client.end = None
+            if client.sessions:
+                client.sessions[-1].paid = True
 
     def client_view(self, client_id: str) -> dict[str, Any]:
         """One client as the control pages show it."""
@@ -180,6 +204,26 @@ class Venue:
                 "requests_by_path": dict(self.requests_by_path),
             }
 
+    def ledger(self) -> dict[str, Any]:
+        """Every session each client had and when each request arrived (``/control/ledger``):
+        what load and soak runs check for lost or doubled sessions and lock-step polling."""
+        with self._lock:
+            now = self._now()
+            return {
+                "now": now,
+                "clients": {
+                    cid: {
+                        "sessions": [asdict(session) for session in c.sessions],
+                        "offline_calls": c.offline_calls,
+                        "offline_refused": c.offline_refused,
+                        "requests": c.requests,
+                    }
+                    for cid, c in self.clients.items()
+                },
+                "requests_by_path": dict(self.requests_by_path),
+                "arrivals": [[round(t, 4), path] for t, path in self.arrivals],
+            }
+
     def _now(self) -> float:
         now = self.clock()
         self._expire(now)
@@ -191,7 +235,7 @@ class Venue:
                 continue
             last_sign = max(client.start, client.last_report or client.start)
             if now - last_sign > self.report_timeout_s:
-                self._end(client, last_sign + self.report_timeout_s)
+                self._end(client, last_sign + self.report_timeout_s, "report_timeout")
 
     def _client(self, client_id: str) -> Client:
         client = self.clients.get(client_id)
@@ -201,9 +245,11 @@ class Venue:
         return client
 
     @staticmethod
-    def _end(client: Client, at: float) -> None:
+    def _end(client: Client, at: float, by: str) -> None:
         client.status = UNPAID
         client.end = math.floor(at)
+        client.sessions[-1].end = at
+        client.sessions[-1].ended_by = by
 
     @staticmethod
     def _until(client: Client, now: float) -> float:

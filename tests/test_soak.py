@@ -1,0 +1,49 @@
+"""The soak's rule check (tools/soak.py): a cycle's trace against what its customer did."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from tools import soak
+
+
+def scene(page: str, reason: str) -> dict:
+    return {"ts": 0.0, "event": "scene", "scene": page, "reason": reason}
+
+
+def reboot(reason: str) -> dict:
+    return {"ts": 0.0, "event": "reboot", "reason": reason}
+
+
+PHONE_END = [scene("B", "input"), scene("C", "rule2:onlineStatus=2"),
+             reboot("rule5:onlineStatus=3"), scene("E", "startup"),
+             reboot("rule7:onlineStatus=1"), scene("A", "startup")]
+
+
+def test_a_cycle_that_went_as_the_customer_acted_has_no_violation():
+    assert soak.cycle_violations("phone_end", PHONE_END) == []
+    report_ended = [*PHONE_END[:2], reboot("rule5:report=2"), *PHONE_END[3:]]
+    assert soak.cycle_violations("phone_end", report_ended) == []
+    assert soak.cycle_violations("walk_away", [scene("B", "input"),
+                                               scene("A", "rule1:idle")]) == []
+
+
+@pytest.mark.parametrize(("entries", "problem"), [
+    pytest.param([*PHONE_END[:2], reboot("rule3:ui_closed_in_C"), *PHONE_END[3:]],
+                 "step 3 was reboot rule3", id="guardian-reboot"),
+    pytest.param(PHONE_END[:4], "missing reboot rule7", id="never-paid-reboot"),
+    pytest.param([*PHONE_END, scene("B", "input")], "unexpected scene B:input", id="extra"),
+    pytest.param([*PHONE_END[:2], reboot("rule5:data=0"), *PHONE_END[3:]],
+                 "step 3 was reboot rule5:data=0", id="wrong-rule-5"),
+])
+def test_a_cycle_with_a_wrong_or_missing_step_is_a_violation(entries, problem):
+    problems = soak.cycle_violations("phone_end", entries)
+    assert any(problem in p for p in problems), problems
+
+
+def test_process_figures_are_read_from_proc():
+    me = soak.sample(os.getpid())
+    assert me is not None and me.rss_kb > 1000 and me.threads >= 1 and me.fds >= 3
+    assert soak.sample(2**22 + 1) is None  # above pid_max: no such process
