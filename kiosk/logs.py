@@ -9,11 +9,40 @@ import os
 import sys
 import threading
 import time
+from collections.abc import Callable, Hashable
 from pathlib import Path
 
 FORMAT = "%(asctime)s %(levelname)s %(process)d %(name)s: %(message)s"
 MAX_BYTES = 2 * 1024 * 1024
 BACKUPS = 5
+
+
+class Limiter:
+    """Lets a line through once per key and ``every_s``, counting the ones it holds back,
+    so a fault that lasts for hours writes a line a minute instead of a line a poll."""
+
+    def __init__(self, every_s: float = 60.0, clock: Callable[[], float] = time.monotonic) -> None:
+        self.every_s = every_s
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._last: dict[Hashable, float] = {}
+        self._held: dict[Hashable, int] = {}
+
+    def allow(self, key: Hashable) -> int | None:
+        """None: hold this line back; otherwise how many were held back since the last one."""
+        now = self.clock()
+        with self._lock:
+            last = self._last.get(key)
+            if last is not None and now - last < self.every_s:
+                self._held[key] = self._held.get(key, 0) + 1
+                return None
+            self._last[key] = now
+            return self._held.pop(key, 0)
+
+
+def held_note(held: int) -> str:
+    """The suffix of a rate-limited line that says how many like it were not written."""
+    return f" (and {held} more since the last line)" if held else ""
 
 
 class _SafeRotatingHandler(logging.handlers.RotatingFileHandler):
