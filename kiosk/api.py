@@ -47,9 +47,10 @@ class _Lookup:
 
     def __init__(self, host: str, port: int) -> None:
         self.host, self.port = host, port
+        self.started = time.monotonic()
         self.error: str | None = None
         self.done = threading.Event()
-        threading.Thread(target=self._run, daemon=True, name=f"lookup-{host}").start()
+        threading.Thread(target=self._run, daemon=True, name=f"lookup-{host}:{port}").start()
 
     def _run(self) -> None:
         try:
@@ -60,7 +61,10 @@ class _Lookup:
             self.done.set()
 
 
-_lookups: dict[tuple[str, int], _Lookup] = {}
+# Per host: a resolver that does not answer costs at most this many waiting threads (with a
+# poll a second and a resolver giving up after 10-15 s, a fresh lookup is always under way).
+MAX_HUNG_LOOKUPS = 16
+_lookups: dict[tuple[str, int], list[_Lookup]] = {}
 _lookups_lock = threading.Lock()
 
 
@@ -68,8 +72,9 @@ def lookup_fault(host: str, port: int, within_s: float) -> contract.NetworkFault
     """A "dns" fault if ``host`` does not resolve within ``within_s``, else None.
 
     getaddrinfo has no timeout, and requests' timeouts do not cover it: a resolver that
-    does not answer would hold a poll for as long as the system's resolver retries. While
-    a lookup hangs, later calls wait on that same lookup instead of starting more threads.
+    does not answer would hold a poll for as long as the system's resolver retries. A
+    lookup still hanging is waited on again rather than doubled, until it is older than
+    ``within_s`` (a resolver that came back must be noticed at the next poll).
     """
     try:
         ipaddress.ip_address(host)
@@ -77,13 +82,17 @@ def lookup_fault(host: str, port: int, within_s: float) -> contract.NetworkFault
     except ValueError:
         pass
     with _lookups_lock:
-        pending = _lookups.get((host, port))
-        if pending is None or pending.done.is_set():
-            pending = _lookups[(host, port)] = _Lookup(host, port)
-    if not pending.done.wait(within_s):
+        flying = [one for one in _lookups.get((host, port), []) if not one.done.is_set()]
+        newest = flying[-1] if flying else None
+        if newest is None or (time.monotonic() - newest.started >= within_s
+                              and len(flying) < MAX_HUNG_LOOKUPS):
+            newest = _Lookup(host, port)
+            flying.append(newest)
+        _lookups[(host, port)] = flying
+    if not newest.done.wait(within_s):
         return contract.NetworkFault("dns", f"looking up {host} took over {within_s:g} s")
-    if pending.error is not None:
-        return contract.NetworkFault("dns", f"{host}: {pending.error}")
+    if newest.error is not None:
+        return contract.NetworkFault("dns", f"{host}: {newest.error}")
     return None
 
 
