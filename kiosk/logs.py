@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import logging.handlers
@@ -50,6 +51,14 @@ class _SafeRotatingHandler(logging.handlers.RotatingFileHandler):
 
     def handleError(self, record: logging.LogRecord) -> None:  # noqa: N802 (logging API)
         pass
+
+    def flush(self) -> None:
+        with contextlib.suppress(OSError):  # ENOSPC: the lines are lost, the kiosk is not
+            super().flush()
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            super().close()
 
 
 def setup(log_dir: Path | None, name: str) -> None:
