@@ -236,3 +236,9 @@ def test_fault_steps_fill_in_their_defaults():
     assert Fault("stall", {"seconds": 2.0})["seconds"] == 2.0
     with pytest.raises(FaultError):
         Simulator().faults.set("status", [])
+
+
+def test_the_control_page_sets_and_clears_faults(sim, http):
+    page = http.get(sim.base_url + "/", timeout=5).text
+    for part in ("故障注入", "/control/faults", "/control/fault", "fault-clear", "refuse"):
+        assert part in page
