@@ -240,3 +240,27 @@ def test_on_the_scan_page_only_a_session_answer_for_this_pc_unlocks(answers):
             assert flow.page is Page.UNPAID
             assert isinstance(answer, Status) and answer.online_status == 3
             return
+
+
+@PROFILE
+@given(st.lists(st.tuples(st.sampled_from([0.1, 1.0, 3.0]),
+                          st.sampled_from(["status", "report", "offline"]).flatmap(
+                              lambda kind: st.tuples(st.just(kind), PAYLOADS[kind]))),
+                max_size=40))
+def test_after_confirming_nothing_reboots_before_rule_6_and_rule_6_always_does(answers):
+    flow, now = Flow(TIMERS), 0.0
+    flow.handle(Start(now))
+    flow.handle(StatusResult(now, Status(2)))
+    flow.handle(EndPressed(now))
+    flow.handle(Confirm(now))
+    assert flow.confirmed
+    deadline = now + TIMERS.after_confirm_reboot_s
+    for dt, (kind, answer) in answers:
+        now = min(now + dt, deadline - 0.01)
+        commands = flow.handle(event_of(kind, answer, now))
+        if not flow.confirmed:  # only a failed offline gives the session back
+            assert kind == "offline" and not (isinstance(answer, Offline) and answer.done)
+            assert commands[0] == ShowPage(Page.SESSION, "offline_failed")
+            return
+        assert not any(isinstance(c, Reboot) for c in commands), (kind, answer)
+    assert flow.handle(Tick(deadline))[-1] == Reboot("rule6:after_confirm")
