@@ -226,11 +226,13 @@ class App:
 
     def _run_command(self, command: Command, now: float) -> None:
         if isinstance(command, ShowPage):
-            self._show(command.page, now)
+            # The guardian hears of the page first: it follows the flow (rule 3) even if
+            # showing the page fails.
             self.link.page(command.page.value)
             if command.page in TRACED_PAGES:
                 self.trace.scene(command.page.value, command.reason)
             log.info("page %s (%s)", command.page.value, command.reason)
+            self._show(command.page, now)
         elif isinstance(command, Reboot):
             self.rebooter.reboot(command.reason)
             if self.rebooter.simulated:

@@ -299,3 +299,14 @@ def test_a_media_download_onto_a_full_disk_keeps_the_old_file(sim, tmp_path, cap
     assert not (cache / "background.png.part").exists()
     assert any("download failed" in r.getMessage() for r in caplog.records)
 
+
+
+def test_the_guardian_hears_of_the_session_even_when_the_widget_cannot_be_shown(
+        app, sim, caplog, monkeypatch):
+    until(app, lambda: app.flow.page is Page.STANDBY)
+    monkeypatch.setattr(app.window, "widget", boom)
+    pygame.event.post(pygame.event.Event(pygame.KEYDOWN, key=pygame.K_a))  # A → B
+    sim.venue.start(CLIENT)
+    until(app, lambda: app.flow.page is Page.SESSION)
+    assert app.link._page == "C"  # a UI killed now reboots the PC (rule 3)
+    assert any("_run_command" in r.getMessage() and r.exc_info for r in errors(caplog))
