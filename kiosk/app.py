@@ -41,7 +41,7 @@ from kiosk.flow import (
 )
 from kiosk.guardian_link import GuardianLink
 from kiosk.identity import Unregistered
-from kiosk.logs import Trace
+from kiosk.logs import Limiter, Trace, held_note
 from kiosk.platform import MaintenanceWatch, Outcome
 
 log = logging.getLogger(__name__)
@@ -80,6 +80,7 @@ class App:
         self.flow = Flow(config.timers)
         self.start_at: float | None = None  # when a simulated reboot hands back to routing
         self.running = True
+        self.failures = Limiter()  # a bug hit on every frame is logged once a minute
 
     def run(self) -> int:
         from kiosk.window import KioskWindow, apply_hints
@@ -138,8 +139,11 @@ class App:
         from kiosk.workers import Caller, Refresher
 
         config = self.config
+        timers = config.timers
         self.api = Api(self.server_url, config.client_id, timeout_s=config.timeout_s,
-                       status_value=config.status_value, files_base_url=config.files_base_url)
+                       status_value=config.status_value, files_base_url=config.files_base_url,
+                       period_s=min(timers.scan_poll_s, timers.session_poll_s,
+                                    timers.unpaid_poll_s))
         self.media = MediaCache(config.cache_dir, config.files_base_url or self.server_url,
                                 config.timeout_s)
         qr = {"client_id": config.client_id, "base_url": self.server_url}
@@ -224,8 +228,16 @@ class App:
         which in a session would reboot the PC and cost the customer their session."""
         try:
             handler(*args)
-        except Exception:
-            log.exception("failed to handle %r on page %s", args[0], self.flow.page.value)
+        except Exception as exc:
+            self._failed(f"{handler.__name__}({args[0]!r:.80})", handler.__name__, exc)
+
+    def _failed(self, what: str, where: str, exc: Exception) -> None:
+        """Log a bug with its traceback, once a minute for each place, page and kind of
+        error, so a page failing on every frame cannot fill the disk."""
+        held = self.failures.allow((where, self.flow.page, type(exc).__name__))
+        if held is not None:
+            log.error("%s failed on page %s%s", what, self.flow.page.value, held_note(held),
+                      exc_info=exc)
 
     def _feed(self, event: Event, now: float) -> None:
         self._run_commands(self.flow.handle(event), now)
@@ -281,29 +293,42 @@ class App:
                 scene.media_changed()
 
     def _run_commands(self, commands: list[Command], now: float) -> None:
-        for command in commands:
-            if isinstance(command, ShowPage):
-                self._show(command.page, now)
-                self.link.page(command.page.value)
-                if command.page in TRACED_PAGES:
-                    self.trace.scene(command.page.value, command.reason)
-                log.info("page %s (%s)", command.page.value, command.reason)
-            elif isinstance(command, Reboot):
-                outcome = self.rebooter.reboot(command.reason)
-                self.link.reboot(outcome)
-                if outcome in ROUTE_AGAIN:
-                    self.start_at = now + self.config.reboot_simulate_s
-            elif type(command) in self.callers:
-                self.callers[type(command)].ask()
+        for command in commands:  # a failing one must not keep the next (a reboot) from running
+            self._guarded(self._run_command, command, now)
+
+    def _run_command(self, command: Command, now: float) -> None:
+        if isinstance(command, ShowPage):
+            # The guardian hears of the page first: it follows the flow (rule 3) even if
+            # showing the page fails.
+            self.link.page(command.page.value)
+            if command.page in TRACED_PAGES:
+                self.trace.scene(command.page.value, command.reason)
+            log.info("page %s (%s)", command.page.value, command.reason)
+            self._show(command.page, now)
+        elif isinstance(command, Reboot):
+            outcome = self.rebooter.reboot(command.reason)
+            self.link.reboot(outcome)
+            if outcome in ROUTE_AGAIN:
+                self.start_at = now + self.config.reboot_simulate_s
+        elif type(command) in self.callers:
+            self.callers[type(command)].ask()
 
     def _show(self, page: Page, now: float) -> None:
-        self.scene.leave()
-        self.scene = self.scenes[page]
+        """Switch scene and window; the window follows the flow even when a scene fails,
+        so a locked page always locks the screen."""
+        previous, self.scene = self.scene, self.scenes[page]
+        try:
+            previous.leave()
+        except Exception as exc:
+            self._failed(f"leaving page {previous.page.value}", "leave", exc)
         if self.scene.widget:
             self.window.widget()
         else:
             self.window.lock()
-        self.scene.enter(now)
+        try:
+            self.scene.enter(now)
+        except Exception as exc:
+            self._failed(f"entering page {page.value}", "enter", exc)
 
     def _draw(self, now: float) -> None:
         from kiosk.scenes.overlay import maintenance_banner
@@ -323,9 +348,9 @@ class App:
             if banner:
                 maintenance_banner(surface)
             self.admin.draw(surface, now)
-        except Exception:
+        except Exception as exc:
             # A drawing bug must not take the lock down: log it, show plain black, go on.
-            log.exception("page %s failed to draw", self.scene.page.value)
+            self._failed(f"drawing page {self.scene.page.value}", "draw", exc)
             self.window.surface.fill((0, 0, 0))
         self.window.flip()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import logging.handlers
@@ -9,6 +10,7 @@ import os
 import sys
 import threading
 import time
+from collections.abc import Callable, Hashable
 from pathlib import Path
 
 FORMAT = "%(asctime)s %(levelname)s %(process)d %(name)s: %(message)s"
@@ -16,11 +18,47 @@ MAX_BYTES = 2 * 1024 * 1024
 BACKUPS = 5
 
 
+class Limiter:
+    """Lets a line through once per key and ``every_s``, counting the ones it holds back,
+    so a fault that lasts for hours writes a line a minute instead of a line a poll."""
+
+    def __init__(self, every_s: float = 60.0, clock: Callable[[], float] = time.monotonic) -> None:
+        self.every_s = every_s
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._last: dict[Hashable, float] = {}
+        self._held: dict[Hashable, int] = {}
+
+    def allow(self, key: Hashable) -> int | None:
+        """None: hold this line back; otherwise how many were held back since the last one."""
+        now = self.clock()
+        with self._lock:
+            last = self._last.get(key)
+            if last is not None and now - last < self.every_s:
+                self._held[key] = self._held.get(key, 0) + 1
+                return None
+            self._last[key] = now
+            return self._held.pop(key, 0)
+
+
+def held_note(held: int) -> str:
+    """The suffix of a rate-limited line that says how many like it were not written."""
+    return f" (and {held} more since the last line)" if held else ""
+
+
 class _SafeRotatingHandler(logging.handlers.RotatingFileHandler):
     """A full or vanished disk must not turn a log line into a crash."""
 
     def handleError(self, record: logging.LogRecord) -> None:  # noqa: N802 (logging API)
         pass
+
+    def flush(self) -> None:
+        with contextlib.suppress(OSError):  # ENOSPC: the lines are lost, the kiosk is not
+            super().flush()
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            super().close()
 
 
 def setup(log_dir: Path | None, name: str) -> None:

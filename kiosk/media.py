@@ -138,7 +138,10 @@ class MediaCache:
                 part.unlink(missing_ok=True)
             meta = {"etag": response.headers.get("ETag"),
                     "last_modified": response.headers.get("Last-Modified")}
-            self._meta_path(item).write_text(json.dumps(meta), encoding="utf-8")
+            try:
+                self._meta_path(item).write_text(json.dumps(meta), encoding="utf-8")
+            except OSError as exc:  # the new file is in; without validators it is fetched again
+                log.warning("%s: cannot save its validators (%s)", item.url_path, exc)
             log.info("%s: new file swapped in", item.url_path)
             return True
 

@@ -57,7 +57,11 @@ class VideoPlayer:
             self._decode()
         except Exception:
             log.exception("standby video %s failed", self.path)
-            self.failed.set()
+        finally:
+            # Decoding ends only when stopped: any other end, however it came, is a failure
+            # the standby page must hear of (it falls back to the bundled video).
+            if not self._stop.is_set():
+                self.failed.set()
 
     def _decode(self) -> None:
         import cv2

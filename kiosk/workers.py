@@ -16,6 +16,7 @@ from collections.abc import Callable
 from kiosk.api import Api
 from kiosk.contract import NetworkFault
 from kiosk.flow import jittered
+from kiosk.logs import Limiter, held_note
 from kiosk.media import ITEMS, MediaCache
 
 log = logging.getLogger(__name__)
@@ -32,11 +33,20 @@ class Caller:
         self._post = post
         self._wanted = threading.Event()
         self._stopped = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True, name=f"call-{kind}")
-        self._thread.start()
+        self._failures = Limiter()
+        self._thread = self._start_thread()
+
+    def _start_thread(self) -> threading.Thread:
+        thread = threading.Thread(target=self._run, daemon=True, name=f"call-{self.kind}")
+        thread.start()
+        return thread
 
     def ask(self) -> None:
         """Ask for one call; asking again before it starts still makes one call."""
+        if not self._thread.is_alive() and not self._stopped.is_set():
+            # Whatever ended it, polling must go on: in a session it is what ends the session.
+            log.error("the %s worker had stopped; starting a new one", self.kind)
+            self._thread = self._start_thread()
         self._wanted.set()
 
     def stop(self) -> None:
@@ -52,9 +62,19 @@ class Caller:
             try:
                 answer = self._call()
             except Exception as exc:  # a bug of ours must not stop the polling for good
-                log.exception("%s call failed", self.kind)
+                self._failed("call", exc)
                 answer = NetworkFault("bug", repr(exc)[:200])
-            self._post(self.kind, answer)
+            try:
+                self._post(self.kind, answer)
+            except Exception as exc:
+                self._failed("posting the answer", exc)
+
+    def _failed(self, what: str, exc: Exception) -> None:
+        """With its traceback, once a minute per kind of error: a bug hit on every poll
+        must not fill the disk."""
+        held = self._failures.allow((what, type(exc).__name__))
+        if held is not None:
+            log.error("%s %s failed%s", self.kind, what, held_note(held), exc_info=exc)
 
 
 class Refresher:

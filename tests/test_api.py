@@ -260,8 +260,11 @@ def test_each_endpoint_logs_its_own_faults(backend, client, caplog):
     assert len(warnings(caplog)) == 4
 
 
-def test_recovery_is_logged_and_the_next_fault_logged_again(backend, client, caplog):
+def test_recovery_is_logged_and_a_fault_soon_after_is_counted_into_the_next_line(
+        backend, client, caplog):
     caplog.set_level(logging.INFO, logger="kiosk.api")
+    clock = FakeClock()
+    client.faults = api.FaultLog(clock=clock.monotonic)
     backend.get(BASE + "/rest/clientStatus", body=requests.exceptions.ReadTimeout())
     client.report()
     backend.replace(responses.GET, BASE + "/rest/clientStatus", body='{"data":1}')
@@ -271,21 +274,47 @@ def test_recovery_is_logged_and_the_next_fault_logged_again(backend, client, cap
                     body=requests.exceptions.ReadTimeout())
     client.report()
     messages = [r.getMessage() for r in caplog.records if r.name == "kiosk.api"]
-    assert len(warnings(caplog)) == 2
+    assert len(warnings(caplog)) == 1
     assert sum("answering again" in m for m in messages) == 1
+    clock.now += 60
+    client.report()
+    assert len(warnings(caplog)) == 2 and "and 1 more since the last line" in warnings(caplog)[1]
 
 
-def test_lasting_fault_is_logged_again_once_a_minute(backend, client, caplog, monkeypatch):
+def test_a_flapping_server_writes_a_line_a_minute_per_fault_kind(backend, client, caplog):
     caplog.set_level(logging.INFO, logger="kiosk.api")
     clock = FakeClock()
-    monkeypatch.setattr(api, "time", clock)
+    client.faults = api.FaultLog(clock=clock.monotonic)
+    answers = [requests.exceptions.ReadTimeout(), '{"data":1}',
+               requests.exceptions.ConnectionError()]
+    backend.get(BASE + "/rest/clientStatus", body='{"data":1}')
+    for second in range(120):  # two minutes of timeout, answer, refused, timeout, ...
+        backend.replace(responses.GET, BASE + "/rest/clientStatus", body=answers[second % 3])
+        client.report()
+        clock.now += 1
+    messages = [r.getMessage() for r in caplog.records if r.name == "kiosk.api"]
+    assert len(messages) == 6  # timeout, answering again, connection: once in each minute
+
+
+def test_lasting_fault_is_logged_again_once_a_minute(backend, client, caplog):
+    caplog.set_level(logging.INFO, logger="kiosk.api")
+    clock = FakeClock()
+    client.faults = api.FaultLog(clock=clock.monotonic)
     backend.get(BASE + "/rest/status_client", body=requests.exceptions.ConnectTimeout())
     for _ in range(60):  # a poll a second for a minute
         client.status()
         clock.now += 1
     assert len(warnings(caplog)) == 1
     client.status()
-    assert len(warnings(caplog)) == 2
+    assert len(warnings(caplog)) == 2 and "and 59 more" in warnings(caplog)[1]
+
+
+def test_answers_for_another_client_are_logged_once_a_minute(backend, client, caplog):
+    caplog.set_level(logging.INFO, logger="kiosk.api")
+    backend.get(BASE + "/rest/status_client", body='{"onlineStatus":2,"clientId":"370099"}')
+    for _ in range(10):
+        assert client.status() == ForeignAnswer("370099")
+    assert sum("370099" in r.getMessage() for r in caplog.records) == 1
 
 
 def test_answer_for_another_client_is_logged(backend, client, caplog):

@@ -25,9 +25,7 @@ import yaml
 
 from . import xscreen
 from .conftest import SCREEN
-from .fault_server import FaultServer
 from .kiosk_run import (
-    CLIENT_ID,
     MAIN_PY,
     PAY_QR_URL,
     QR_URL,
@@ -435,26 +433,49 @@ def test_server_standby_video_replaces_the_bundled_one(
     wait_until(green_video, 15, message="the server's standby video is not on page A")
 
 
+# What a real network and a buggy backend produce, played in turn by the simulator's fault
+# switches (kiosk/simulator/faults.py), with normal answers in between. The stalls are longer
+# than the e2e config's server.timeout_s (2 s).
+STATUS_FAULTS = [
+    {"fault": "http", "code": 500}, {"fault": "html"}, {"fault": "drop"}, {"fault": "foreign"},
+    {"fault": "data0"}, {"fault": "none"}, {"fault": "garbage"}, {"fault": "stall", "seconds": 3},
+    {"fault": "none"}, {"fault": "wrong_types", "variant": "objects"}, {"fault": "truncated"},
+    {"fault": "none"}, {"fault": "reset"}, {"fault": "huge"}, {"fault": "bad_utf8"},
+    {"fault": "none"},
+]
+REPORT_FAULTS = [
+    {"fault": "http", "code": 503}, {"fault": "html", "code": 502}, {"fault": "drop"},
+    {"fault": "none"}, {"fault": "stall", "seconds": 3}, {"fault": "none"},
+]
+
+
+def set_faults(k: Kiosk, request: dict[str, Any]) -> None:
+    assert k.base_url is not None
+    response = k.http.post(f"{k.base_url}/control/fault", json=request, timeout=5)
+    assert response.status_code == 200, response.text
+
+
 def test_network_faults_in_a_session_never_reboot_nor_change_the_page(
         screen: VirtualScreen, kiosk: StartKiosk) -> None:
-    with FaultServer(CLIENT_ID) as backend:
-        k = kiosk({"server": {"base_url": backend.url}})
-        k.wait_scene("C", "startup", timeout=START_S)
-        geometry_is(k, WIDGET)
-        ui = k.ui_pid()
-        backend.mode = "faults"
-        every_fault = set(FaultServer.STATUS_FAULTS) | set(FaultServer.REPORT_FAULTS)
-        wait_until(lambda: every_fault <= {kind for _, kind in backend.requests}, 30,
-                   message="the backend did not play every fault")
-        time.sleep(TIMERS["session_poll_s"] * 2)  # the last answers reach the page too
-        assert entries(k, event="reboot") == []
-        assert [e["scene"] for e in entries(k, event="scene")] == ["C"]
-        assert k.ui_pid() == ui
-        geometry_is(k, WIDGET)
-        since = k.mark()
-        backend.mode = "ended"  # the real end still reboots, on time
-        k.wait_reboot("rule5:onlineStatus=3", timeout=TIMERS["session_poll_s"] + 1 + 2,
-                      since=since)
+    k = kiosk()
+    to_session(k, screen)
+    ui = k.ui_pid()
+    set_faults(k, {"endpoint": "status", "cycle": STATUS_FAULTS})
+    set_faults(k, {"endpoint": "report", "cycle": REPORT_FAULTS})
+    every_fault = ({f"status:{f['fault']}" for f in STATUS_FAULTS}
+                   | {f"report:{f['fault']}" for f in REPORT_FAULTS})
+    wait_until(lambda: every_fault <= set(k.state()["faults"]["played"]), 40,
+               message="the simulator did not play every fault")
+    time.sleep(TIMERS["session_poll_s"] * 2)  # the last answers reach the page too
+    assert entries(k, event="reboot") == []
+    assert [e["scene"] for e in entries(k, event="scene")] == ["A", "B", "C"]
+    assert k.ui_pid() == ui
+    geometry_is(k, WIDGET)
+    set_faults(k, {"fault": "clear"})
+    since = k.mark()
+    k.control("end")  # the real end still reboots, on time
+    k.wait_reboot("rule5:onlineStatus=3", timeout=TIMERS["session_poll_s"] + 1 + 2,
+                  since=since)
 
 
 def test_invalid_config_stops_with_one_line_naming_the_key(
