@@ -75,6 +75,7 @@ class App:
                                   corner=self.config.widget_corner)
         self.window.surface.fill((0, 0, 0))
         self.window.flip()  # locked before anything heavy is imported
+        self.trace.locked()
         self.answer_event = pygame.event.custom_type()
         self._build()
         now = time.monotonic()
@@ -115,7 +116,8 @@ class App:
         self.ctx = Context(flow=self.flow, client_id=config.client_id,
                            scan_qr=fill(config.qr_url, **qr), pay_qr=fill(config.pay_qr_url, **qr),
                            background=self.media.current(BACKGROUND),
-                           video=self.media.current(VIDEO), debug=config.debug)
+                           video=self.media.current(VIDEO), debug=config.debug,
+                           hw_decode=config.hw_decode, trace=self.trace)
         self.scenes = {scene.page: scene(self.ctx) for scene in (
             BootScene, StandbyScene, ScanScene, SessionScene, EndScene, UnpaidScene,
             RebootingScene)}

@@ -55,6 +55,7 @@ class Config:
     widget_corner: str
     cache_dir: Path
     media_refresh_s: float
+    hw_decode: bool
     log_dir: Path
     trace: Path | None
     debug: bool
@@ -253,6 +254,7 @@ def load(path: Path, data: dict | None = None) -> Config:
         widget_corner=r.choice("display.widget_corner", "top-right", CORNERS),
         cache_dir=r.path("media.cache_dir", "cache") or path.parent / "cache",
         media_refresh_s=r.number("media.refresh_s", 300),
+        hw_decode=r.flag("media.hw_decode", False),
         log_dir=r.path("log.dir", "logs") or path.parent / "logs",
         trace=r.path("log.trace", None),
         debug=r.flag("debug", False),

@@ -8,6 +8,7 @@ from pathlib import Path
 import pygame
 
 from kiosk.flow import Flow, Page
+from kiosk.logs import Trace
 
 ENTER_KEYS = (pygame.K_RETURN, pygame.K_KP_ENTER)
 
@@ -24,6 +25,8 @@ class Context:
     background: Path | None = None
     video: Path | None = None
     debug: bool = False
+    hw_decode: bool = False  # media.hw_decode: try the GPU for the standby video
+    trace: Trace | None = None
 
 
 class Scene:
