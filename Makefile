@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint unit e2e clean
+.PHONY: install run test lint unit e2e bench clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,10 @@ e2e: install
 test: lint
 	bash tools/ensure-x-tools.sh
 	$(PY) -m pytest -q
+
+# Speed and footprint beside same-run references (not part of `make test`; takes ~5 min).
+bench: install
+	$(PY) -m bench
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache logs cache

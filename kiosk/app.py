@@ -40,6 +40,7 @@ from kiosk.flow import (
 )
 from kiosk.guardian_link import GuardianLink
 from kiosk.logs import Trace
+from kiosk.pace import Pace
 from kiosk.platform import Rebooter
 
 log = logging.getLogger(__name__)
@@ -62,6 +63,7 @@ class App:
         self.rebooter = Rebooter(config.reboot_mode, config.reboot_command, self.trace)
         self.flow = Flow(config.timers)
         self.start_at: float | None = None  # when a simulated reboot hands back to routing
+        self.pace = Pace()
         self.running = True
 
     def run(self) -> int:
@@ -85,11 +87,11 @@ class App:
                 self.start_at = now + self.config.reboot_simulate_s
         else:
             self._feed(Start(now), now)
-        clock = pygame.time.Clock()
         try:
             while self.running:
+                started = time.monotonic()
                 self._step()
-                clock.tick(self.scene.fps)
+                self.pace.sleep(started, self.scene.fps)
         finally:
             self._stop_workers()
             pygame.quit()
@@ -136,6 +138,7 @@ class App:
         for _ in range(50):
             try:
                 pygame.event.post(pygame.event.Event(self.answer_event, kind=kind, answer=answer))
+                self.pace.wake()  # acted on now, not at the page's next frame
                 return
             except pygame.error:
                 time.sleep(0.02)  # the queue is full for a moment: the loop is draining it

@@ -24,7 +24,6 @@ from kiosk import flow
 from kiosk.config import Config
 from kiosk.logs import Trace
 from kiosk.platform import Rebooter, self_argv
-from kiosk.simulator.embedded import EmbeddedSimulator
 
 log = logging.getLogger(__name__)
 
@@ -162,7 +161,11 @@ class Guardian:
 
 def run(config: Config, *, server_url: str | None = None, adopt: bool = False) -> int:
     """The guardian process's main: the embedded simulator if asked for, then the watch."""
-    simulator = EmbeddedSimulator(config) if config.embedded else None
+    simulator = None
+    if config.embedded:  # only then: a venue's guardian never loads the simulator's code
+        from kiosk.simulator.embedded import EmbeddedSimulator
+
+        simulator = EmbeddedSimulator(config)
     if simulator is not None:
         port = int(server_url.rsplit(":", 1)[1]) if server_url else config.simulator.port
         server_url = simulator.start(port)

@@ -20,7 +20,7 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 DEFAULT_FPS = 25.0
-QUEUE_FRAMES = 2  # ready frames: enough to hide the rewind at the end of a loop
+QUEUE_FRAMES = 1  # one ready frame: at 1080p each costs 6 MB, and one hides the rewind
 # Buffers in use at once: the one being decoded, those in the queue, the one the UI holds.
 RING_FRAMES = QUEUE_FRAMES + 2
 STALL_S = 0.5  # a frame this late (decoder starved, machine busy) restarts the clock: no burst
@@ -166,6 +166,8 @@ class VideoPlayer:
         import numpy as np
 
         cv2 = self._cv2 or real_cv2
+        # OpenCV's own worker threads only add wake-ups on the one core the kiosk gets.
+        real_cv2.setNumThreads(1)
         capture = self._open(cv2)
         if not capture.isOpened():
             log.error("cannot open the standby video %s", self.path)

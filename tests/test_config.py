@@ -58,6 +58,7 @@ def test_minimal_config_gets_the_documented_defaults(tmp_path):
     assert cfg.fullscreen is True
     assert cfg.widget_corner == "top-right"
     assert cfg.cache_dir == tmp_path / "cache"
+    assert cfg.hw_decode is False  # software decoding unless the operator asks for the GPU
     assert cfg.log_dir == tmp_path / "logs"
     assert cfg.trace is None
     assert cfg.debug is False
@@ -97,6 +98,8 @@ reboot:
 display:
   fullscreen: false
   widget_corner: bottom-left
+media:
+  hw_decode: true
 log:
   trace: trace.jsonl
 debug: true
@@ -113,6 +116,7 @@ debug: true
     assert cfg.reboot_command == ("shutdown", "/r", "/t", "0", "/f")
     assert cfg.fullscreen is False
     assert cfg.widget_corner == "bottom-left"
+    assert cfg.hw_decode is True
     assert cfg.trace == tmp_path / "trace.jsonl"
     assert cfg.debug is True
 
@@ -246,6 +250,8 @@ ERRORS = [
     pytest.param(MINIMAL + "media:\n  cache_dir: [a, b]\n", "media.cache_dir",
                  id="cache-dir-list"),
     pytest.param(MINIMAL + "simulator:\n  port: 70000\n", "simulator.port", id="port-range"),
+    pytest.param(MINIMAL + "media:\n  hw_decode: 'yes'\n", "media.hw_decode",
+                 id="hw-decode-as-text"),
 ]
 
 

@@ -181,13 +181,14 @@ class FakeCapture:
 
     def __init__(self, path: str, backend: int = 0, params: list[int] | None = None,
                  *, count: int = 1000, fps: float = 25, hw: float = 0,
-                 hw_frames: bool = True) -> None:
+                 hw_frames: bool = True, slow_after: int | None = None) -> None:
         self.params = list(params or [])
         FakeCapture.opened.append((path, self.params))
         self.count, self.fps, self.index = count, fps, 0
         wants_hw = cv2.CAP_PROP_HW_ACCELERATION in self.params
         self.hw = hw if wants_hw else 0
         self.readable = hw_frames or not wants_hw
+        self.slow_after = slow_after  # frames after this one take 0.5 s each (a busy machine)
 
     def isOpened(self) -> bool:  # noqa: N802 (OpenCV's name)
         return True
@@ -199,6 +200,8 @@ class FakeCapture:
     def read(self, image: np.ndarray | None = None) -> tuple[bool, np.ndarray | None]:
         if not self.readable or self.index >= self.count:
             return False, None
+        if self.slow_after is not None and self.index >= self.slow_after:
+            time.sleep(0.5)
         self.index += 1
         if image is None:
             image = np.empty((36, 64, 3), np.uint8)
@@ -226,10 +229,12 @@ def wait_for(condition, within_s: float = 3.0) -> None:
 def test_a_slow_moment_drops_late_frames_and_counts_them():
     player = VideoPlayer(Path("clip.mp4"), (64, 36), cv2_module=fake_cv2(fps=25))
     try:
-        wait_for(lambda: player._frames.full())
+        wait_for(player._frames.full)
         first = player.take(now=50.0)
         assert first is not None and first.pts == 0.0
-        wait_for(lambda: player._frames.full())
+        wait_for(player._frames.full)
+        assert player.take(now=50.001) is None  # frame 1 is not due: the player holds it
+        wait_for(player._frames.full)  # frame 2 is ready too
         # The UI comes back 0.1 s later: frames 1 and 2 are both due; 1 is skipped.
         shown = player.take(now=50.1)
         assert shown is not None and shown.pts == pytest.approx(0.08)
@@ -239,11 +244,25 @@ def test_a_slow_moment_drops_late_frames_and_counts_them():
         player.stop()
 
 
+def test_a_late_frame_is_still_shown_when_no_later_one_is_ready():
+    player = VideoPlayer(Path("clip.mp4"), (64, 36), cv2_module=fake_cv2(fps=25, slow_after=2))
+    try:
+        wait_for(player._frames.full)
+        assert player.take(now=50.0) is not None
+        wait_for(player._frames.full)
+        late = player.take(now=50.2)  # 160 ms late, and the decoder has nothing newer yet
+        assert late is not None and late.pts == pytest.approx(0.04)
+        assert player.stats()["dropped"] == 0
+    finally:
+        player.stop()
+
+
 def test_a_frame_that_is_not_due_waits_for_its_time():
     player = VideoPlayer(Path("clip.mp4"), (64, 36), cv2_module=fake_cv2(fps=25))
     try:
-        wait_for(lambda: player._frames.full())
+        wait_for(player._frames.full)
         assert player.take(now=7.0) is not None
+        wait_for(player._frames.full)
         assert player.take(now=7.001) is None
         later = player.take(now=7.04)
         assert later is not None and later.pts == pytest.approx(0.04)

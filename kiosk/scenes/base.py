@@ -38,7 +38,9 @@ class Scene:
 
     page: Page
     widget = False  # C is the small widget; every other page locks the screen
-    fps = 10  # how often the loop wakes on this page (answers are acted on within 1/fps)
+    # How often the loop wakes on this page to read input and the clock; a worker's
+    # answer wakes it at once (kiosk/pace.py), whatever the rate.
+    fps = 10
 
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx

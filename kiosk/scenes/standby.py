@@ -37,8 +37,8 @@ class StandbyScene(Scene):
 
     @property
     def fps(self) -> float:  # type: ignore[override]
-        # Twice the clip's rate: a frame is never more than half a period late on screen.
-        return 2 * self.player.fps if self.player else 10
+        # The clip's own rate: each wake-up shows the frame due within half a period.
+        return self.player.fps if self.player else 10
 
     def enter(self, now: float) -> None:
         super().enter(now)
