@@ -1,7 +1,9 @@
 """Small reference programs the bench times beside the kiosk: ``python -m bench.probes WHAT ...``.
 
-- ``decode CLIP grab|read``: CPU per frame of OpenCV decoding the clip on one thread,
-  ``grab()`` (decode only) or ``read()`` (decode and OpenCV's YUV to BGR conversion).
+- ``decode CLIP grab|read [paced]``: CPU per frame of OpenCV decoding the clip on one
+  thread, ``grab()`` (decode only) or ``read()`` (decode and OpenCV's YUV to BGR
+  conversion); ``paced``: one frame per 1/fps as a player does (caches go cold between
+  frames, so each costs more than in a tight loop).
 - ``idle SECONDS tick|wait``: a bare pygame window (the widget's size) that wakes
   10 times a second with ``clock.tick`` or ``event.wait(100)`` and redraws once a
   second; prints its CPU time.
@@ -17,8 +19,10 @@ import json
 import sys
 import time
 
+PACED_FRAMES = 150  # 5 s at 30 fps
 
-def decode(clip: str, how: str) -> dict[str, float]:
+
+def decode(clip: str, how: str, paced: bool = False) -> dict[str, float]:
     import cv2
     import numpy as np
 
@@ -26,11 +30,17 @@ def decode(clip: str, how: str) -> dict[str, float]:
     if not capture.isOpened():
         raise SystemExit(f"cannot open {clip}")
     size = (int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT)), int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)))
+    period = 1.0 / (capture.get(cv2.CAP_PROP_FPS) or 30.0)
     image = np.empty((*size, 3), np.uint8)
     frames = 0
-    started = time.process_time()
+    cv2.setNumThreads(1)
+    started, begun = time.process_time(), time.monotonic()
     while capture.grab() if how == "grab" else capture.read(image)[0]:
         frames += 1
+        if paced:
+            if frames == PACED_FRAMES:
+                break
+            time.sleep(max(0.0, begun + frames * period - time.monotonic()))
     cpu = time.process_time() - started
     return {"frames": frames, "cpu_ms_per_frame": 1000 * cpu / max(1, frames)}
 
@@ -85,7 +95,7 @@ def floor(clip: str) -> dict[str, float]:
 def main(argv: list[str]) -> None:
     what, *args = argv
     if what == "decode":
-        result = decode(args[0], args[1])
+        result = decode(args[0], args[1], paced=args[2:] == ["paced"])
     elif what == "floor":
         result = floor(args[0])
     elif what == "idle":

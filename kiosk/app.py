@@ -71,13 +71,12 @@ class App:
 
         apply_hints()
         pygame.display.init()
-        pygame.font.init()
+        # Black before anything heavy is imported (fonts, OpenCV, numpy, requests).
         self.window = KioskWindow(fullscreen=self.config.fullscreen,
                                   window_size=self.config.window_size,
-                                  corner=self.config.widget_corner)
-        self.window.surface.fill((0, 0, 0))
-        self.window.flip()  # locked before anything heavy is imported
-        self.trace.locked()
+                                  corner=self.config.widget_corner,
+                                  on_first_frame=self.trace.locked)
+        pygame.font.init()
         self.answer_event = pygame.event.custom_type()
         self._build()
         now = time.monotonic()
@@ -91,7 +90,7 @@ class App:
             while self.running:
                 started = time.monotonic()
                 self._step()
-                self.pace.sleep(started, self.scene.fps)
+                self.pace.sleep(started, self.scene.fps, self.scene.wake_at(time.monotonic()))
         finally:
             self._stop_workers()
             pygame.quit()

@@ -23,7 +23,7 @@ from typing import BinaryIO
 from kiosk import flow
 from kiosk.config import Config
 from kiosk.logs import Trace
-from kiosk.platform import Rebooter, self_argv
+from kiosk.platform import Rebooter, self_argv, ui_environment
 
 log = logging.getLogger(__name__)
 
@@ -128,7 +128,8 @@ class Guardian:
     def _run_child(self) -> Watch:
         argv = self.ui_argv()
         try:
-            child = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+            child = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     env=ui_environment())
         except OSError as exc:
             log.error("cannot start the UI %s: %s", argv, exc)
             return Watch()

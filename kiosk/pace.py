@@ -24,9 +24,13 @@ class Pace:
     def wake(self) -> None:
         self._woken.set()
 
-    def sleep(self, started: float, fps: float) -> bool:
-        """Sleep until ``started + 1/fps``; returns True when woken early."""
-        woken = self._woken.wait(max(0.0, started + 1.0 / fps - self._clock()))
+    def sleep(self, started: float, fps: float, until: float | None = None) -> bool:
+        """Sleep until ``started + 1/fps``, or ``until`` if sooner (the next video
+        frame's time); returns True when woken early by ``wake()``."""
+        deadline = started + 1.0 / fps
+        if until is not None:
+            deadline = min(deadline, until)
+        woken = self._woken.wait(max(0.0, deadline - self._clock()))
         # Cleared after the wait: an answer posted just before is still in pygame's
         # queue and is handled by the step that follows at once.
         self._woken.clear()

@@ -21,9 +21,9 @@ log = logging.getLogger(__name__)
 
 DEFAULT_FPS = 25.0
 QUEUE_FRAMES = 1  # one ready frame: at 1080p each costs 6 MB, and one hides the rewind
-# Buffers in use at once: the one being decoded, those in the queue, the one the UI holds.
+# Buffers in use at once: the one being decoded, the queued one, the one the UI holds
+# (pending until due, then converted into the window before the next is taken).
 RING_FRAMES = QUEUE_FRAMES + 2
-STALL_S = 0.5  # a frame this late (decoder starved, machine busy) restarts the clock: no burst
 SOFTWARE, HARDWARE = "software", "hardware"
 
 
@@ -48,9 +48,10 @@ class Pacer:
     """Decides when each frame is shown, from the clip's timestamps and the time passed in.
 
     The first frame sets the clock; a frame is shown from half a period before its
-    due time (the loop wakes at the clip's rate, never exactly on time). A frame a
-    period or more late is dropped when a later one is ready, so a slow moment is
-    caught up instead of playing on behind; after a long stall the clock restarts.
+    due time. A standby loop has no sound to keep in step with, so a late frame is
+    still shown rather than skipped: once a frame is more than a period late
+    (decoder starved, machine busy), the clock restarts from it and the frame
+    slots that passed without a frame are counted as dropped.
     """
 
     def __init__(self, fps: float) -> None:
@@ -58,25 +59,21 @@ class Pacer:
         self.origin: float | None = None
         self.shown = 0
         self.dropped = 0
-        self.restarts = 0
+        self.next_due: float | None = None  # when the frame after the last shown one is due
 
-    def due_in(self, pts: float, now: float) -> float:
-        """Seconds until a frame stamped ``pts`` is due (negative: it is late)."""
+    def ready(self, pts: float, now: float) -> bool:
+        """Whether the frame stamped ``pts`` goes on screen at ``now``."""
         if self.origin is None:
             self.origin = now - pts
         late = now - (self.origin + pts)
-        if late > STALL_S:
+        if late < -self.period / 2:
+            return False
+        if late > self.period:
+            self.dropped += int(late / self.period)
             self.origin = now - pts
-            self.restarts += 1
-            return 0.0
-        return -late
-
-    def ready(self, pts: float, now: float) -> bool:
-        return self.due_in(pts, now) <= self.period / 2
-
-    def behind(self, pts: float, now: float) -> bool:
-        """Whether a frame is late enough to skip if a later one is ready."""
-        return self.due_in(pts, now) <= -self.period
+        self.shown += 1
+        self.next_due = self.origin + pts + self.period
+        return True
 
 
 def open_capture(cv2: Any, path: Path, hw_decode: bool) -> tuple[Any, str]:
@@ -124,27 +121,24 @@ class VideoPlayer:
             return None
 
     def take(self, now: float) -> Frame | None:
-        """The frame to show at ``now``: None while the next one is not due yet."""
+        """The frame to show at ``now``: None while the next one is not due (or not decoded)."""
         frame = self._pending or self.frame()
         self._pending = None
-        if frame is None:
-            return None
-        if not self.pacer.ready(frame.pts, now):
+        if frame is not None and not self.pacer.ready(frame.pts, now):
             self._pending = frame
             return None
-        while self.pacer.behind(frame.pts, now) and self._frames.qsize() > 0:
-            later = self.frame()
-            if later is None:
-                break
-            self.pacer.dropped += 1
-            frame = later
-        self.pacer.shown += 1
         return frame
+
+    def wake_at(self, now: float) -> float | None:
+        """When the UI loop should look for the next frame: when it is due, or, when
+        it was due already but is not decoded yet, a quarter period from ``now``."""
+        due = self.pacer.next_due
+        return None if due is None else max(due, now + self.pacer.period / 4)
 
     def stats(self) -> dict[str, object]:
         """What the bench and the log need: frames shown and dropped, the decoding path."""
         return {"decoder": self.decoder, "fps": round(self.fps, 3), "shown": self.pacer.shown,
-                "dropped": self.pacer.dropped, "restarts": self.pacer.restarts}
+                "dropped": self.pacer.dropped}
 
     def stop(self) -> None:
         self._stop.set()

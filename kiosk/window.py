@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable
 
 import pygame
 
@@ -40,7 +41,8 @@ def widget_position(corner: str, screen: tuple[int, int],
 class KioskWindow:
     """Switches between the locked full-screen mode and the session widget."""
 
-    def __init__(self, *, fullscreen: bool, window_size: tuple[int, int], corner: str) -> None:
+    def __init__(self, *, fullscreen: bool, window_size: tuple[int, int], corner: str,
+                 on_first_frame: Callable[[], None] = lambda: None) -> None:
         self.fullscreen = fullscreen
         self.window_size = window_size
         self.corner = corner
@@ -48,6 +50,11 @@ class KioskWindow:
         self.window = pygame.Window(TITLE, self._locked_size(), position=(0, 0),
                                     borderless=True, always_on_top=True)
         self.mode = ""
+        # Black at once: the window already covers the screen, on top. Going full
+        # screen next can take a while (SDL waits up to 0.1 s for a window manager).
+        self.window.get_surface().fill((0, 0, 0))
+        self.window.flip()
+        on_first_frame()
         self.lock()
 
     def _locked_size(self) -> tuple[int, int]:

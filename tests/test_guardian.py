@@ -13,7 +13,7 @@ import pytest
 from kiosk import config
 from kiosk.guardian import Guardian, Watch, watch
 from kiosk.logs import Trace
-from kiosk.platform import Rebooter
+from kiosk.platform import Rebooter, ui_environment
 
 
 class FakeRebooter(Rebooter):
@@ -125,3 +125,15 @@ def test_guardian_reboots_at_once_when_a_real_ui_process_dies_in_c(cfg, tmp_path
     assert [r for r, _ in rebooter.reboots] == ["rule3:ui_closed_in_C"]
     lines = runs.read_text().splitlines()
     assert lines == ["", "--rebooting rule3:ui_closed_in_C"]
+
+
+def test_ui_on_linux_gets_allocator_settings_that_return_freed_video_memory():
+    env = ui_environment({"PATH": "/usr/bin"}, platform="linux")
+    assert env["PATH"] == "/usr/bin"
+    assert int(env["MALLOC_MMAP_THRESHOLD_"]) <= 6 * 1024 * 1024  # below one 1080p frame
+    assert env["MALLOC_ARENA_MAX"] == "2"
+
+
+def test_operators_own_allocator_settings_and_other_platforms_are_left_alone():
+    assert ui_environment({"MALLOC_ARENA_MAX": "8"}, platform="linux")["MALLOC_ARENA_MAX"] == "8"
+    assert ui_environment({"PATH": "C:\\\\Windows"}, platform="win32") == {"PATH": "C:\\\\Windows"}

@@ -36,3 +36,10 @@ def test_an_answer_posted_while_the_loop_was_busy_ends_the_next_sleep_at_once():
     started = time.monotonic()
     assert pace.sleep(started, fps=0.2) is True
     assert pace.sleep(time.monotonic(), fps=50) is False  # one wake-up is used once
+
+
+def test_the_next_video_frame_wakes_the_loop_before_the_pages_period_ends():
+    pace = Pace()
+    started = time.monotonic()
+    assert pace.sleep(started, fps=0.2, until=started + 0.05) is False
+    assert time.monotonic() - started < 2.5

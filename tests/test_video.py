@@ -145,9 +145,10 @@ def test_stop_ends_the_decoding_thread(clip):
 def test_first_frame_is_shown_at_once_and_the_next_at_its_timestamp():
     pacer = Pacer(fps=25)
     assert pacer.ready(0.0, now=100.0)
+    assert pacer.next_due == pytest.approx(100.04)
     assert not pacer.ready(0.04, now=100.01)  # due at 100.04: too early
     assert pacer.ready(0.04, now=100.03)  # within half a period of its time
-    assert pacer.restarts == 0
+    assert (pacer.shown, pacer.dropped) == (2, 0)
 
 
 def test_playback_keeps_the_clips_clock_not_the_loops():
@@ -158,20 +159,23 @@ def test_playback_keeps_the_clips_clock_not_the_loops():
     assert pacer.ready(1.0, now=10.99)
 
 
-def test_frame_a_period_late_counts_as_behind():
+def test_a_frame_slightly_late_keeps_the_clock_so_the_next_is_on_time():
     pacer = Pacer(fps=25)
     pacer.ready(0.0, now=0.0)
-    assert not pacer.behind(0.04, now=0.05)
-    assert pacer.behind(0.04, now=0.09)
+    assert pacer.ready(0.04, now=0.07)  # 30 ms late: shown
+    assert pacer.next_due == pytest.approx(0.08)  # the clip's clock, not the late moment
+    assert pacer.dropped == 0
 
 
-def test_after_a_long_stall_playback_restarts_its_clock_instead_of_rushing():
+def test_after_a_stall_the_clock_restarts_and_the_missed_frames_count_as_dropped():
     pacer = Pacer(fps=25)
     pacer.ready(0.0, now=0.0)
-    assert pacer.ready(0.04, now=2.0)  # 2 s late: shown, and the clock starts again here
-    assert pacer.restarts == 1
-    assert not pacer.ready(0.08, now=2.01)  # the next frame is due 40 ms later, not at once
-    assert pacer.ready(0.08, now=2.03)
+    assert pacer.ready(0.04, now=0.5)  # 460 ms late: 11 frame slots passed without a frame
+    assert pacer.dropped == 11
+    assert pacer.next_due == pytest.approx(0.54)  # no burst to catch up: 40 ms to the next
+    assert not pacer.ready(0.08, now=0.51)
+    assert pacer.ready(0.08, now=0.53)
+    assert pacer.shown == 3
 
 
 class FakeCapture:
@@ -226,47 +230,28 @@ def wait_for(condition, within_s: float = 3.0) -> None:
         time.sleep(0.002)
 
 
-def test_a_slow_moment_drops_late_frames_and_counts_them():
-    player = VideoPlayer(Path("clip.mp4"), (64, 36), cv2_module=fake_cv2(fps=25))
-    try:
-        wait_for(player._frames.full)
-        first = player.take(now=50.0)
-        assert first is not None and first.pts == 0.0
-        wait_for(player._frames.full)
-        assert player.take(now=50.001) is None  # frame 1 is not due: the player holds it
-        wait_for(player._frames.full)  # frame 2 is ready too
-        # The UI comes back 0.1 s later: frames 1 and 2 are both due; 1 is skipped.
-        shown = player.take(now=50.1)
-        assert shown is not None and shown.pts == pytest.approx(0.08)
-        assert player.stats()["shown"] == 2
-        assert player.stats()["dropped"] == 1
-    finally:
-        player.stop()
-
-
-def test_a_late_frame_is_still_shown_when_no_later_one_is_ready():
-    player = VideoPlayer(Path("clip.mp4"), (64, 36), cv2_module=fake_cv2(fps=25, slow_after=2))
-    try:
-        wait_for(player._frames.full)
-        assert player.take(now=50.0) is not None
-        wait_for(player._frames.full)
-        late = player.take(now=50.2)  # 160 ms late, and the decoder has nothing newer yet
-        assert late is not None and late.pts == pytest.approx(0.04)
-        assert player.stats()["dropped"] == 0
-    finally:
-        player.stop()
-
-
-def test_a_frame_that_is_not_due_waits_for_its_time():
+def test_player_holds_a_frame_until_it_is_due_and_wakes_the_loop_for_it():
     player = VideoPlayer(Path("clip.mp4"), (64, 36), cv2_module=fake_cv2(fps=25))
     try:
         wait_for(player._frames.full)
         assert player.take(now=7.0) is not None
+        assert player.wake_at(now=7.0) == pytest.approx(7.04)
         wait_for(player._frames.full)
         assert player.take(now=7.001) is None
         later = player.take(now=7.04)
         assert later is not None and later.pts == pytest.approx(0.04)
-        assert player.stats()["dropped"] == 0
+        assert player.stats()["shown"] == 2 and player.stats()["dropped"] == 0
+    finally:
+        player.stop()
+
+
+def test_a_decoder_behind_the_clip_is_checked_again_soon_not_in_a_busy_loop():
+    player = VideoPlayer(Path("clip.mp4"), (64, 36), cv2_module=fake_cv2(fps=25, slow_after=1))
+    try:
+        wait_for(player._frames.full)
+        assert player.take(now=7.0) is not None
+        assert player.take(now=7.05) is None  # frame 1 was due at 7.04 and is not decoded
+        assert player.wake_at(now=7.05) == pytest.approx(7.06)  # a quarter period on
     finally:
         player.stop()
 

@@ -49,6 +49,11 @@ class Scene:
     def enter(self, now: float) -> None:
         self.dirty = True
 
+    def wake_at(self, now: float) -> float | None:
+        """A moment (``time.monotonic``) the loop must wake for before its next 1/fps
+        wake-up, e.g. the next video frame; None: just the page's rate."""
+        return None
+
     def leave(self) -> None:
         """Release what the page holds (a decoder thread, big surfaces)."""
 

@@ -40,6 +40,9 @@ class StandbyScene(Scene):
         # The clip's own rate: each wake-up shows the frame due within half a period.
         return self.player.fps if self.player else 10
 
+    def wake_at(self, now: float) -> float | None:
+        return self.player.wake_at(now) if self.player else None
+
     def enter(self, now: float) -> None:
         super().enter(now)
         self.active = True
