@@ -322,11 +322,12 @@ def status_to_page(workdir: Path, cores_: tuple[set[int], set[int]]) -> dict[str
             "reboot": {"mode": "simulate", "simulate_s": 0.5}})
         with Kiosk(screen, workdir, config).start() as kiosk:
             kiosk.wait_scene("A", timeout=30)
-            for status, page in [(2, "C"), (3, "E")] * REPEATS:
+            for index, (status, page) in enumerate([(2, "C"), (3, "E")] * REPEATS):
                 mark = kiosk.mark()
                 wait_until(lambda m=mark: _click_to_scan(kiosk, screen, m), 20, interval=0.3,
                            message=f"no page B\n{kiosk.logs()}")
-                time.sleep(poll_s * 1.3)  # somewhere inside a poll period
+                # A different moment of the poll period each time, so the worst case shows.
+                time.sleep(poll_s * (1 + index / (2 * REPEATS)))
                 mark = kiosk.mark()
                 changed = backend.set_status(status)
                 shown = kiosk.wait_scene(page, since=mark, timeout=15)["ts"]
