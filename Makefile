@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 DIST_STAMP := $(VENV)/.dist-installed
 
-.PHONY: install run test lint unit e2e clean dist venue soak
+.PHONY: install run test lint unit e2e bench clean dist venue soak
 
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -51,6 +51,10 @@ venue: install
 soak: install
 	bash tools/ensure-x-tools.sh
 	$(PY) tools/soak.py --minutes $(or $(SOAK_MINUTES),10)
+
+# Speed and footprint beside same-run references (not part of `make test`; takes ~5 min).
+bench: install
+	$(PY) -m bench
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache logs cache build dist

@@ -42,6 +42,7 @@ from kiosk.flow import (
 from kiosk.guardian_link import GuardianLink
 from kiosk.identity import Unregistered
 from kiosk.logs import Limiter, Trace, held_note
+from kiosk.pace import Pace
 from kiosk.platform import MaintenanceWatch, Outcome
 
 log = logging.getLogger(__name__)
@@ -79,6 +80,7 @@ class App:
         self.admin = AdminExit(parse_hash(stored) if stored else None)
         self.flow = Flow(config.timers)
         self.start_at: float | None = None  # when a simulated reboot hands back to routing
+        self.pace = Pace()
         self.running = True
         self.failures = Limiter()  # a bug hit on every frame is logged once a minute
 
@@ -87,12 +89,12 @@ class App:
 
         apply_hints()
         pygame.display.init()
-        pygame.font.init()
+        # Black before anything heavy is imported (fonts, OpenCV, numpy, requests).
         self.window = KioskWindow(fullscreen=self.config.fullscreen,
                                   window_size=self.config.window_size,
-                                  corner=self.config.widget_corner)
-        self.window.surface.fill((0, 0, 0))
-        self.window.flip()  # locked before anything heavy is imported
+                                  corner=self.config.widget_corner,
+                                  on_first_frame=self.trace.locked)
+        pygame.font.init()
         if self.unregistered is not None:
             try:
                 return self._stay_unregistered(self.unregistered)
@@ -113,12 +115,12 @@ class App:
         self.link.on_reboot_failed = lambda: self._post("reboot_failed", "guardian")
         if self.link.reboot_failed.is_set():  # told before we listened
             self._post("reboot_failed", "guardian")
-        clock = pygame.time.Clock()
         try:
             while self.running:
+                started = time.monotonic()
                 self._step()
                 self.link.progress()
-                clock.tick(self.scene.fps)
+                self.pace.sleep(started, self.scene.fps, self.scene.wake_at(time.monotonic()))
         finally:
             self.maintenance.stop()
             self._stop_workers()
@@ -150,7 +152,8 @@ class App:
         self.ctx = Context(flow=self.flow, client_id=config.client_id,
                            scan_qr=fill(config.qr_url, **qr), pay_qr=fill(config.pay_qr_url, **qr),
                            background=self.media.current(BACKGROUND),
-                           video=self.media.current(VIDEO), debug=config.debug)
+                           video=self.media.current(VIDEO), debug=config.debug,
+                           hw_decode=config.hw_decode, trace=self.trace)
         self.scenes = {scene.page: scene(self.ctx) for scene in (
             BootScene, StandbyScene, ScanScene, SessionScene, EndScene, UnpaidScene,
             RebootingScene, RebootFailedScene)}
@@ -202,6 +205,7 @@ class App:
         for _ in range(50):
             try:
                 pygame.event.post(pygame.event.Event(self.answer_event, kind=kind, answer=answer))
+                self.pace.wake()  # acted on now, not at the page's next frame
                 return
             except pygame.error:
                 time.sleep(0.02)  # the queue is full for a moment: the loop is draining it

@@ -71,6 +71,7 @@ class Config:
     widget_corner: str
     cache_dir: Path
     media_refresh_s: float
+    hw_decode: bool
     log_dir: Path
     trace: Path | None
     debug: bool
@@ -276,6 +277,7 @@ def load(path: Path, data: dict | None = None) -> Config:
         widget_corner=r.choice("display.widget_corner", "top-right", CORNERS),
         cache_dir=r.path("media.cache_dir", "cache") or path.parent / "cache",
         media_refresh_s=r.number("media.refresh_s", 300),
+        hw_decode=r.flag("media.hw_decode", False),
         log_dir=log_dir,
         trace=r.path("log.trace", None),
         debug=r.flag("debug", False),

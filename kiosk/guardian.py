@@ -35,8 +35,8 @@ from kiosk.platform import (
     Rebooter,
     kill,
     self_argv,
+    ui_environment,
 )
-from kiosk.simulator.embedded import EmbeddedSimulator
 
 log = logging.getLogger(__name__)
 
@@ -237,7 +237,8 @@ class Guardian:
         with self._child_lock:  # the argv and the child agree on a failed reboot
             argv = self.ui_argv()
             try:
-                child = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+                child = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                         env=ui_environment())
             except OSError as exc:
                 log.error("cannot start the UI %s: %s", argv, exc)
                 return Watch()
@@ -298,7 +299,11 @@ def run(config: Config, *, server_url: str | None = None, ui_pid: int | None = N
         # One line, on the console and in the log, like a config error; nothing else is touched.
         log.error("the kiosk is already running (pid %s).", lock.holder() or "unknown")
         return ALREADY_RUNNING
-    simulator = EmbeddedSimulator(config) if config.embedded else None
+    simulator = None
+    if config.embedded:  # only then: a venue's guardian never loads the simulator's code
+        from kiosk.simulator.embedded import EmbeddedSimulator
+
+        simulator = EmbeddedSimulator(config)
     if simulator is not None:
         port = int(server_url.rsplit(":", 1)[1]) if server_url else config.simulator.port
         server_url = simulator.start(port)

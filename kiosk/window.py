@@ -51,7 +51,8 @@ class KioskWindow:
     """Switches between the locked full-screen mode and the session widget."""
 
     def __init__(self, *, fullscreen: bool, window_size: tuple[int, int], corner: str,
-                 keyboard: Callable[[pygame.Window], CombinedLock] = keyboard_lock) -> None:
+                 keyboard: Callable[[pygame.Window], CombinedLock] = keyboard_lock,
+                 on_first_frame: Callable[[], None] = lambda: None) -> None:
         self.fullscreen = fullscreen
         self.window_size = window_size
         self.corner = corner
@@ -60,10 +61,15 @@ class KioskWindow:
                                     borderless=True, always_on_top=True)
         # Without a window manager (X11 kiosks, Xvfb) only an explicit input focus works.
         self.x11 = pygame.display.get_driver() == "x11"
-        self.keyboard = keyboard(self.window)
         self.mode = ""
         self.next_guard = 0.0
         self.stolen = False
+        # Black at once: the window already covers the screen, on top. Going full
+        # screen next can take a while (SDL waits up to 0.1 s for a window manager).
+        self.window.get_surface().fill((0, 0, 0))
+        self.window.flip()
+        on_first_frame()
+        self.keyboard = keyboard(self.window)
         self.lock()
 
     def _locked_size(self) -> tuple[int, int]:

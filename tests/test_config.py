@@ -59,6 +59,7 @@ def test_minimal_config_gets_the_documented_defaults(tmp_path):
     assert cfg.fullscreen is True
     assert cfg.widget_corner == "top-right"
     assert cfg.cache_dir == tmp_path / "cache"
+    assert cfg.hw_decode is False  # software decoding unless the operator asks for the GPU
     assert cfg.log_dir == tmp_path / "logs"
     assert cfg.trace is None
     assert cfg.debug is False
@@ -133,6 +134,8 @@ reboot:
 display:
   fullscreen: false
   widget_corner: bottom-left
+media:
+  hw_decode: true
 log:
   trace: trace.jsonl
 debug: true
@@ -150,6 +153,7 @@ debug: true
     assert cfg.reboot_command == ("shutdown", "/r", "/t", "0", "/f")
     assert cfg.fullscreen is False
     assert cfg.widget_corner == "bottom-left"
+    assert cfg.hw_decode is True
     assert cfg.trace == tmp_path / "trace.jsonl"
     assert cfg.debug is True
 
@@ -304,6 +308,8 @@ ERRORS = [
                  id="maintenance-check-zero"),
     pytest.param(MINIMAL + "admin:\n  password_hash: secret\n", "admin.password_hash",
                  id="password-not-hashed"),
+    pytest.param(MINIMAL + "media:\n  hw_decode: 'yes'\n", "media.hw_decode",
+                 id="hw-decode-as-text"),
 ]
 
 

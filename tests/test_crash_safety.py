@@ -215,7 +215,7 @@ def test_a_corrupt_standby_video_falls_back_to_the_bundled_one(app, tmp_path):
     app.scenes[Page.STANDBY].media_changed()
     scene = app.scenes[Page.STANDBY]
     until(app, lambda: scene.player is not None and scene.player.path == BUNDLED_VIDEO)
-    until(app, lambda: scene._frame is not None)  # the bundled video plays
+    until(app, lambda: scene.player.stats()["shown"] > 0)  # the bundled video plays
     assert app.window.mode == "locked"
 
 

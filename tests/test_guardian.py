@@ -18,7 +18,7 @@ from kiosk import config
 from kiosk.guardian import ALREADY_RUNNING, Guardian, Watch, watch
 from kiosk.guardian import run as guardian_run
 from kiosk.logs import Trace
-from kiosk.platform import InstanceLock, Maintenance, Outcome, Rebooter
+from kiosk.platform import InstanceLock, Maintenance, Outcome, Rebooter, ui_environment
 
 
 class FakeRebooter(Rebooter):
@@ -305,3 +305,15 @@ def test_second_start_says_the_kiosk_runs_already_and_exits(cfg, caplog, monkeyp
     assert guardian_run(cfg) == ALREADY_RUNNING
     assert [r.getMessage() for r in caplog.records] == [
         f"the kiosk is already running (pid {os.getpid()})."]
+
+
+def test_ui_on_linux_gets_allocator_settings_that_return_freed_video_memory():
+    env = ui_environment({"PATH": "/usr/bin"}, platform="linux")
+    assert env["PATH"] == "/usr/bin"
+    assert int(env["MALLOC_MMAP_THRESHOLD_"]) <= 6 * 1024 * 1024  # below one 1080p frame
+    assert env["MALLOC_ARENA_MAX"] == "2"
+
+
+def test_operators_own_allocator_settings_and_other_platforms_are_left_alone():
+    assert ui_environment({"MALLOC_ARENA_MAX": "8"}, platform="linux")["MALLOC_ARENA_MAX"] == "8"
+    assert ui_environment({"PATH": "C:\\\\Windows"}, platform="win32") == {"PATH": "C:\\\\Windows"}

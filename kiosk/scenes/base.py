@@ -8,6 +8,7 @@ from pathlib import Path
 import pygame
 
 from kiosk.flow import Flow, Page
+from kiosk.logs import Trace
 
 ENTER_KEYS = (pygame.K_RETURN, pygame.K_KP_ENTER)
 
@@ -24,6 +25,8 @@ class Context:
     background: Path | None = None
     video: Path | None = None
     debug: bool = False
+    hw_decode: bool = False  # media.hw_decode: try the GPU for the standby video
+    trace: Trace | None = None
 
 
 class Scene:
@@ -35,7 +38,9 @@ class Scene:
 
     page: Page
     widget = False  # C is the small widget; every other page locks the screen
-    fps = 10  # how often the loop wakes on this page (answers are acted on within 1/fps)
+    # How often the loop wakes on this page to read input and the clock; a worker's
+    # answer wakes it at once (kiosk/pace.py), whatever the rate.
+    fps = 10
 
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
@@ -43,6 +48,11 @@ class Scene:
 
     def enter(self, now: float) -> None:
         self.dirty = True
+
+    def wake_at(self, now: float) -> float | None:
+        """A moment (``time.monotonic``) the loop must wake for before its next 1/fps
+        wake-up, e.g. the next video frame; None: just the page's rate."""
+        return None
 
     def leave(self) -> None:
         """Release what the page holds (a decoder thread, big surfaces)."""

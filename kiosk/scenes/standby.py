@@ -10,11 +10,12 @@ from kiosk import strings
 from kiosk.flow import Page
 from kiosk.scenes import draw
 from kiosk.scenes.base import Scene
-from kiosk.video import VideoPlayer
+from kiosk.video import Frame, VideoPlayer, convert_into
 
 log = logging.getLogger(__name__)
 
 BAR_SHARE = 0.08  # the video keeps at least 80% of the screen; the bar takes 8%
+STATS_EVERY_S = 5.0
 
 
 class StandbyScene(Scene):
@@ -28,20 +29,24 @@ class StandbyScene(Scene):
         self.active = False
         self._screen: tuple[int, int] = (0, 0)
         self._bar: pygame.Surface | None = None
-        self._frame_due = 0.0
-        self._frame: pygame.Surface | None = None
-        self._rect = (0, 0, 0, 0)
+        self._frame: Frame | None = None  # due now, not yet on screen
+        self._shown_rect: tuple[int, int, int, int] | None = None  # where the video is drawn
         self._bundled_fallback = False
         self._source: object = None  # ctx.video when the player was started
+        self._stats_at = 0.0
 
     @property
     def fps(self) -> float:  # type: ignore[override]
+        # The clip's own rate: each wake-up shows the frame due within half a period.
         return self.player.fps if self.player else 10
+
+    def wake_at(self, now: float) -> float | None:
+        return self.player.wake_at(now) if self.player else None
 
     def enter(self, now: float) -> None:
         super().enter(now)
         self.active = True
-        self._frame_due = now
+        self._stats_at = now + STATS_EVERY_S
         self._start_player()
 
     def leave(self) -> None:
@@ -51,7 +56,7 @@ class StandbyScene(Scene):
     def media_changed(self) -> None:
         """A newly downloaded video replaces the playing one at once."""
         super().media_changed()
-        self._bar = None
+        self._bar = None  # drawn again over the next frame
         if self.active and self._source != self.ctx.video:
             self._bundled_fallback = False
             self._start_player()
@@ -61,13 +66,23 @@ class StandbyScene(Scene):
         self._stop_player()
         self._source = self.ctx.video
         if self.active and self.ctx.video is not None and self._screen != (0, 0):
-            self.player = VideoPlayer(self.ctx.video, self._screen)
+            self.player = VideoPlayer(self.ctx.video, self._screen,
+                                      hw_decode=self.ctx.hw_decode)
 
     def _stop_player(self) -> None:
         if self.player is not None:
+            self._report(self.player)
             self.player.stop()
             self.player = None
         self._frame = None
+        self._shown_rect = None
+
+    def _report(self, player: VideoPlayer) -> None:
+        """Frames shown and dropped, to the log and the trace (``make bench`` reads it)."""
+        stats = player.stats()
+        log.info("standby video %s: %s", player.path.name, stats)
+        if self.ctx.trace is not None:
+            self.ctx.trace.video(path=str(player.path), **stats)
 
     def update(self, now: float) -> bool:
         if self.player is None:
@@ -75,16 +90,13 @@ class StandbyScene(Scene):
         if self.player.failed.is_set():
             self._fall_back()
             return super().update(now)
-        step = 1.0 / self.player.fps
-        if now + step / 2 < self._frame_due:  # a loop wake-up a little early still shows it
-            return super().update(now)
-        frame = self.player.frame()
-        if frame is None:
-            return super().update(now)
-        rect = self.player.rect or (0, 0, frame.shape[1], frame.shape[0])
-        self._rect = rect
-        self._frame = pygame.image.frombuffer(frame.data, (rect[2], rect[3]), "BGR")
-        self._frame_due = max(self._frame_due + step, now - step)  # pace by the clip, no bursts
+        if now >= self._stats_at:
+            self._stats_at = now + STATS_EVERY_S
+            self._report(self.player)
+        self._frame = self.player.take(now)
+        if self._frame is None:
+            # Until the first frame, the title page is drawn (and redrawn when it changes).
+            return self._shown_rect is None and super().update(now)
         self.dirty = False
         return True
 
@@ -96,9 +108,10 @@ class StandbyScene(Scene):
         log.error("standby video %s failed; playing the bundled one", self.player.path)
         self.player.stop()
         self.player = None
+        self._shown_rect = None
         if self.ctx.video != BUNDLED_VIDEO and not self._bundled_fallback:
             self._bundled_fallback = True
-            self.player = VideoPlayer(BUNDLED_VIDEO, self._screen)
+            self.player = VideoPlayer(BUNDLED_VIDEO, self._screen, hw_decode=self.ctx.hw_decode)
 
     def draw(self, surface: pygame.Surface, now: float) -> None:
         size = surface.get_size()
@@ -106,14 +119,19 @@ class StandbyScene(Scene):
             self._screen = size
             self._bar = None
             self._start_player()
-        if self._frame is None or self._rect[2:] != (size[0], size[1]):
-            surface.fill(draw.BLACK)
-        if self._frame is not None:
-            surface.blit(self._frame, self._rect[:2])
-        else:
-            self._draw_title(surface)
         if self._bar is None:
             self._bar = self._make_bar(size)
+        frame, self._frame = self._frame, None  # its buffer goes back to the decoder
+        if frame is None or self.player is None or self.player.rect is None:
+            self._shown_rect = None
+            surface.fill(draw.BLACK)
+            self._draw_title(surface)
+        else:
+            rect = self.player.rect
+            if rect != self._shown_rect and rect[2:] != size:
+                surface.fill(draw.BLACK)  # letterbox bars, once: later frames cover the rest
+            self._shown_rect = rect
+            convert_into(surface, frame.pixels, rect[:2])
         surface.blit(self._bar, (0, size[1] - self._bar.get_height()))
 
     def _draw_title(self, surface: pygame.Surface) -> None:

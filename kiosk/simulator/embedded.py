@@ -12,7 +12,6 @@ import logging
 import re
 import subprocess
 import threading
-import urllib.request
 
 from kiosk.config import Config
 from kiosk.platform import detached, self_argv
@@ -25,6 +24,8 @@ START_TIMEOUT_S = 15.0
 
 def answers_at(url: str) -> bool:
     """Whether a simulator already serves ``url`` (left by a guardian that died)."""
+    import urllib.request  # here: it pulls in http.client and ssl, heavy for the guardian
+
     try:
         with urllib.request.urlopen(url + "/control/state", timeout=1) as response:
             return "clients" in json.loads(response.read(1 << 20))

@@ -192,7 +192,7 @@ def test_standby_video_plays_and_a_click_shows_this_clients_qr(
         screen: VirtualScreen, kiosk: StartKiosk) -> None:
     k = kiosk()
     first = on_standby(k)
-    assert k.trace()[0] == first  # A is the first traced page
+    assert entries(k, event="scene")[0] == first  # A is the first traced page
     geometry_is(k, FULL)
     video = (0, 0, SCREEN[0], int(SCREEN[1] * 0.9))  # above the service bar
 
@@ -511,7 +511,7 @@ def test_system_keys_on_standby_only_open_the_scan_page(
     qr_shown(screen, fill(QR_URL))
     assert k.proc is not None and k.proc.poll() is None, "the guardian stopped"
     assert k.ui_pids() == [ui], "the UI was closed or restarted"
-    assert [(e["scene"], e["reason"]) for e in entries(k, since)] == [("B", "input")]
+    assert [(e["scene"], e["reason"]) for e in entries(k, since, "scene")] == [("B", "input")]
     geometry_is(k, FULL, timeout=0.5)
 
 

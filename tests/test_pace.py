@@ -1,0 +1,45 @@
+"""The UI loop's sleep: a frame period, cut short by a worker's answer."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from kiosk.pace import Pace
+
+
+def test_loop_sleeps_the_rest_of_the_frame_period():
+    pace = Pace()
+    started = time.monotonic()
+    assert pace.sleep(started, fps=20) is False
+    assert time.monotonic() - started >= 0.049
+
+
+def test_a_step_longer_than_the_period_does_not_sleep_at_all():
+    pace = Pace(clock=lambda: 100.0)
+    started = time.monotonic()
+    assert pace.sleep(started=99.0, fps=10) is False
+    assert time.monotonic() - started < 0.05
+
+
+def test_a_workers_answer_wakes_the_loop_long_before_the_period_ends():
+    pace = Pace()
+    threading.Timer(0.05, pace.wake).start()
+    started = time.monotonic()
+    assert pace.sleep(started, fps=0.2) is True  # a 5 s period
+    assert time.monotonic() - started < 2.5  # generous: a shared, busy machine
+
+
+def test_an_answer_posted_while_the_loop_was_busy_ends_the_next_sleep_at_once():
+    pace = Pace()
+    pace.wake()
+    started = time.monotonic()
+    assert pace.sleep(started, fps=0.2) is True
+    assert pace.sleep(time.monotonic(), fps=50) is False  # one wake-up is used once
+
+
+def test_the_next_video_frame_wakes_the_loop_before_the_pages_period_ends():
+    pace = Pace()
+    started = time.monotonic()
+    assert pace.sleep(started, fps=0.2, until=started + 0.05) is False
+    assert time.monotonic() - started < 2.5
