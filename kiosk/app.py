@@ -303,12 +303,12 @@ class App:
     def _run_command(self, command: Command, now: float) -> None:
         if isinstance(command, ShowPage):
             # The guardian hears of the page first: it follows the flow (rule 3) even if
-            # showing the page fails.
+            # showing the page fails. The trace says when the page is on screen.
             self.link.page(command.page.value)
+            self._show(command.page, now)
             if command.page in TRACED_PAGES:
                 self.trace.scene(command.page.value, command.reason)
             log.info("page %s (%s)", command.page.value, command.reason)
-            self._show(command.page, now)
         elif isinstance(command, Reboot):
             outcome = self.rebooter.reboot(command.reason)
             self.link.reboot(outcome)
