@@ -59,9 +59,7 @@ class App:
     def __init__(self, config: Config, server_url: str, link: GuardianLink,
                  rebooting: str | None, unregistered: Unregistered | None = None,
                  reboot_outcome: str = Outcome.STARTED) -> None:
-        from kiosk.admin import parse_hash
         from kiosk.guardian import rebooter_for
-        from kiosk.scenes.overlay import AdminExit
 
         self.config = config
         self.unregistered = unregistered
@@ -76,8 +74,6 @@ class App:
         self.maintenance = MaintenanceWatch(self.rebooter.maintenance,
                                             config.guard.maintenance_check_s)
         self.banner: str | None = None  # the maintenance reason the screen shows
-        stored = config.guard.admin_password_hash
-        self.admin = AdminExit(parse_hash(stored) if stored else None)
         self.flow = Flow(config.timers)
         self.start_at: float | None = None  # when a simulated reboot hands back to routing
         self.pace = Pace()
@@ -95,6 +91,7 @@ class App:
                                   corner=self.config.widget_corner,
                                   on_first_frame=self.trace.locked)
         pygame.font.init()
+        self._admin_exit()
         if self.unregistered is not None:
             try:
                 return self._stay_unregistered(self.unregistered)
@@ -127,6 +124,15 @@ class App:
             self.window.close()
             pygame.quit()
         return 0
+
+    def _admin_exit(self) -> None:
+        """The admin prompt, made after the first black frame (its fonts and hashing are
+        not worth a later lock)."""
+        from kiosk.admin import parse_hash
+        from kiosk.scenes.overlay import AdminExit
+
+        stored = self.config.guard.admin_password_hash
+        self.admin = AdminExit(parse_hash(stored) if stored else None)
 
     def _build(self) -> None:
         from kiosk.api import Api

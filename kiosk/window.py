@@ -6,10 +6,12 @@ import logging
 import os
 import warnings
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import pygame
 
-from kiosk.platform.keyboard import CombinedLock, keyboard_lock
+if TYPE_CHECKING:
+    from kiosk.platform.keyboard import CombinedLock
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +53,7 @@ class KioskWindow:
     """Switches between the locked full-screen mode and the session widget."""
 
     def __init__(self, *, fullscreen: bool, window_size: tuple[int, int], corner: str,
-                 keyboard: Callable[[pygame.Window], CombinedLock] = keyboard_lock,
+                 keyboard: Callable[[pygame.Window], CombinedLock] | None = None,
                  on_first_frame: Callable[[], None] = lambda: None) -> None:
         self.fullscreen = fullscreen
         self.window_size = window_size
@@ -69,6 +71,8 @@ class KioskWindow:
         self.window.get_surface().fill((0, 0, 0))
         self.window.flip()
         on_first_frame()
+        if keyboard is None:  # ctypes and the hook load after the black frame
+            from kiosk.platform.keyboard import keyboard_lock as keyboard
         self.keyboard = keyboard(self.window)
         self.lock()
 

@@ -58,6 +58,7 @@ def app(sim, tmp_path):
     pygame.display.init()
     pygame.font.init()
     kiosk.window = KioskWindow(fullscreen=False, window_size=(640, 360), corner="top-right")
+    kiosk._admin_exit()
     kiosk.answer_event = pygame.event.custom_type()
     kiosk._build()
     kiosk._feed(Start(time.monotonic()), time.monotonic())

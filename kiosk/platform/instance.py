@@ -9,7 +9,6 @@ and a crash never leaves a stale lock behind. Neither handle is inherited by the
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import sys
@@ -25,6 +24,8 @@ ERROR_ACCESS_DENIED = 5
 
 def mutex_name(path: Path) -> str:
     """The Windows mutex for ``path``: the same lock file always gives the same name."""
+    import hashlib  # Windows only: kept off the start-up path elsewhere
+
     digest = hashlib.sha256(str(path).casefold().encode("utf-8")).hexdigest()[:24]
     return f"Global\\saoma-kiosk-{digest}"
 
