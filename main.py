@@ -15,7 +15,6 @@ import sys
 from pathlib import Path
 
 from kiosk import config, identity, logs
-from kiosk.platform.machine import this_machine
 
 os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")  # stdout is the guardian's pipe
 # A frozen build's own files sit in its _internal folder; the operator's config.yaml
@@ -24,6 +23,13 @@ HERE = (Path(sys.executable) if getattr(sys, "frozen", False) else Path(__file__
 PROG = "kiosk" if getattr(sys, "frozen", False) else "main.py"  # how the operator calls it
 AUTOSTART_COMMANDS = ("install", "uninstall")
 log = logging.getLogger("kiosk")
+
+
+def this_machine() -> identity.Machine:
+    """This PC's hostname and MACs, read only for ``client.id: auto`` (getmac on Windows)."""
+    from kiosk.platform.machine import this_machine as read
+
+    return read()
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
