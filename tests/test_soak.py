@@ -30,11 +30,21 @@ def test_a_cycle_that_went_as_the_customer_acted_has_no_violation():
                                                scene("A", "rule1:idle")]) == []
 
 
+def test_measurement_lines_in_the_trace_are_no_step_of_a_cycle():
+    video = {"ts": 0.0, "event": "video", "shown": 120, "dropped": 0}
+    locked = {"ts": 0.0, "event": "locked", "pid": 7}
+    assert soak.cycle_violations("phone_end", [video, *PHONE_END[:3], locked,
+                                               *PHONE_END[3:], video]) == []
+
+
 @pytest.mark.parametrize(("entries", "problem"), [
     pytest.param([*PHONE_END[:2], reboot("rule3:ui_closed_in_C"), *PHONE_END[3:]],
                  "step 3 was reboot rule3", id="guardian-reboot"),
     pytest.param(PHONE_END[:4], "missing reboot rule7", id="never-paid-reboot"),
     pytest.param([*PHONE_END, scene("B", "input")], "unexpected scene B:input", id="extra"),
+    pytest.param([*PHONE_END[:2], {"ts": 0.0, "event": "reboot_skipped", "reason": "rule5",
+                                   "why": "maintenance"}, *PHONE_END[2:]],
+                 "step 3 was reboot_skipped", id="skipped-reboot"),
     pytest.param([*PHONE_END[:2], reboot("rule5:data=0"), *PHONE_END[3:]],
                  "step 3 was reboot rule5:data=0", id="wrong-rule-5"),
 ])
