@@ -92,15 +92,29 @@ class App:
                                   on_first_frame=self.trace.locked)
         pygame.font.init()
         self._admin_exit()
-        if self.unregistered is not None:
-            try:
-                return self._stay_unregistered(self.unregistered)
-            finally:
-                pygame.quit()
         self.answer_event = pygame.event.custom_type()
-        self._build()
-        self.maintenance.start()
-        now = time.monotonic()
+        if self.unregistered is not None:
+            self._show_unregistered(self.unregistered)
+        else:
+            self._build()
+            self.maintenance.start()
+            self._route(time.monotonic())
+        try:
+            while self.running:
+                started = time.monotonic()
+                self._step()
+                self.link.progress()
+                self.pace.sleep(started, self.scene.fps, self.scene.wake_at(time.monotonic()))
+        finally:
+            self.maintenance.stop()
+            if self.unregistered is None:
+                self._stop_workers()
+            self.window.close()
+            pygame.quit()
+        return 0
+
+    def _route(self, now: float) -> None:
+        """Start the flow: routing as usual, or locked after the reboot we were started for."""
         if self.rebooting and self.reboot_outcome == Outcome.FAILED:
             self._feed(RebootFailed(now, self.rebooting), now)
         elif self.rebooting:
@@ -112,18 +126,6 @@ class App:
         self.link.on_reboot_failed = lambda: self._post("reboot_failed", "guardian")
         if self.link.reboot_failed.is_set():  # told before we listened
             self._post("reboot_failed", "guardian")
-        try:
-            while self.running:
-                started = time.monotonic()
-                self._step()
-                self.link.progress()
-                self.pace.sleep(started, self.scene.fps, self.scene.wake_at(time.monotonic()))
-        finally:
-            self.maintenance.stop()
-            self._stop_workers()
-            self.window.close()
-            pygame.quit()
-        return 0
 
     def _admin_exit(self) -> None:
         """The admin prompt, made after the first black frame (its fonts and hashing are
@@ -176,9 +178,9 @@ class App:
             jitter=timers.jitter)
         self.refresher.start()
 
-    def _stay_unregistered(self, machine: Unregistered) -> int:
-        """No id for this PC: stay locked on 未登记的机器 and never ask the server with a
-        wrong id; only a registration and a restart get past it."""
+    def _show_unregistered(self, machine: Unregistered) -> None:
+        """No id for this PC: 未登记的机器, locked, with no flow to move and no server to
+        ask under a wrong id; only a registration and a restart get past it."""
         from kiosk.scenes.base import Context
         from kiosk.scenes.unregistered import UnregisteredScene
 
@@ -187,24 +189,6 @@ class App:
         self.scene = UnregisteredScene(ctx, machine)
         self.window.lock()
         self.link.page("unregistered")
-        clock = pygame.time.Clock()
-        while self.running:
-            now = time.monotonic()
-            for event in pygame.event.get():
-                if self.admin.handle(event, now):
-                    continue
-                if event.type == pygame.WINDOWFOCUSLOST:
-                    self.window.raise_()
-                elif self.config.debug and (event.type == pygame.QUIT or (
-                        event.type == pygame.KEYDOWN and event.key == pygame.K_F12)):
-                    self._quit("debug exit")
-            if self.admin.poll(now):
-                self._quit("admin exit")
-            self.window.guard(now)
-            self._draw(now)
-            self.link.progress()  # a live loop here too, or the guardian takes it for hung
-            clock.tick(self.scene.fps)
-        return 0
 
     def _post(self, kind: str, answer: object) -> None:
         """Hand a worker's answer to the UI thread (pygame's queue is thread-safe)."""
@@ -226,10 +210,11 @@ class App:
         if self.admin.poll(now):
             self._quit("admin exit")
             return
-        if self.start_at is not None and now >= self.start_at:
-            self.start_at = None
-            self._guarded(self._feed, Start(now), now)
-        self._guarded(self._feed, Tick(now), now)
+        if self.unregistered is None:  # an unregistered PC has no flow to move
+            if self.start_at is not None and now >= self.start_at:
+                self.start_at = None
+                self._guarded(self._feed, Start(now), now)
+            self._guarded(self._feed, Tick(now), now)
         self._guarded(self.window.guard, now)
         self._draw(now)
 
@@ -276,7 +261,7 @@ class App:
     def _debug_key(self, event: pygame.event.Event, now: float) -> bool:
         pages = {pygame.K_F1: Page.STANDBY, pygame.K_F2: Page.SCAN, pygame.K_F3: Page.SESSION,
                  pygame.K_F4: Page.END, pygame.K_F5: Page.UNPAID}
-        if event.key in pages:
+        if event.key in pages and self.unregistered is None:
             self._feed(DebugJump(now, pages[event.key]), now)
             return True
         if event.key == pygame.K_F12:
