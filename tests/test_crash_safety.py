@@ -237,39 +237,50 @@ def test_a_corrupt_background_shows_the_bundled_one(tmp_path, caplog):
 needs_dev_full = pytest.mark.skipif(not DEV_FULL.exists(), reason="no /dev/full here")
 
 
+def log_beside(handler: logging.Handler, lines: int) -> list[str]:
+    """Log ``lines`` lines through ``handler`` and, beside it, a handler standing for the
+    console; returns what the console got (a failing file must not take it down)."""
+    console: list[str] = []
+
+    class Console(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            console.append(record.getMessage())
+
+    logger = logging.getLogger(f"kiosk.test.{id(handler)}")
+    logger.propagate = False
+    beside = Console()
+    logger.addHandler(handler)
+    logger.addHandler(beside)
+    try:
+        for i in range(lines):
+            logger.warning("line %d", i)
+    finally:
+        logger.removeHandler(handler)
+        logger.removeHandler(beside)
+        handler.close()
+    return console
+
+
 @needs_dev_full
-def test_logging_to_a_full_disk_neither_raises_nor_stops_the_logging(tmp_path):
+def test_logging_to_a_full_disk_neither_raises_nor_stops_the_logging(tmp_path, capsys):
     log_file = tmp_path / "ui.log"
     log_file.symlink_to(DEV_FULL)
     handler = _SafeRotatingHandler(log_file, maxBytes=1024, backupCount=2, encoding="utf-8")
-    logger = logging.getLogger("kiosk.test.full")
-    logger.addHandler(handler)
-    logger.propagate = False
-    try:
-        for i in range(2000):
-            logger.warning("line %d of a kiosk whose disk is full", i)
-    finally:
-        logger.removeHandler(handler)
-        handler.close()
+    assert log_beside(handler, 2000) == [f"line {i}" for i in range(2000)]
+    assert capsys.readouterr().err == ""  # not a "Logging error" traceback per line
 
 
-def test_log_rotation_failing_with_enospc_is_swallowed(tmp_path, monkeypatch):
-    handler = _SafeRotatingHandler(tmp_path / "ui.log", maxBytes=100, backupCount=2,
-                                   encoding="utf-8")
+def test_log_rotation_failing_with_enospc_is_swallowed(tmp_path, monkeypatch, capsys):
+    log_file = tmp_path / "ui.log"
+    handler = _SafeRotatingHandler(log_file, maxBytes=100, backupCount=2, encoding="utf-8")
 
     def full(*args, **kwargs):
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(handler, "doRollover", full)
-    logger = logging.getLogger("kiosk.test.rotate")
-    logger.addHandler(handler)
-    logger.propagate = False
-    try:
-        for i in range(50):
-            logger.warning("line %d", i)
-    finally:
-        logger.removeHandler(handler)
-        handler.close()
+    assert log_beside(handler, 50) == [f"line {i}" for i in range(50)]
+    assert log_file.read_text("utf-8").startswith("line 0\n")  # written before the disk filled
+    assert capsys.readouterr().err == ""
 
 
 @needs_dev_full
