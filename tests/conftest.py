@@ -1,4 +1,5 @@
-"""What every test shares: the process-wide logging set-up is put back after each test.
+"""What every test shares: an HTTP session for local servers, and the process-wide
+logging set-up put back after each test.
 
 ``main.main`` and ``kiosk.logs.setup`` replace the root logger's handlers with a console
 handler on the ``sys.stderr`` of that moment, which pytest closes after the test; a
@@ -12,6 +13,7 @@ import sys
 from collections.abc import Iterator
 
 import pytest
+import requests
 
 
 @pytest.fixture(autouse=True)
@@ -28,3 +30,11 @@ def _restore_logging() -> Iterator[None]:
             root.addHandler(handler)
     root.setLevel(level)
     sys.excepthook = hook
+
+
+@pytest.fixture
+def http() -> Iterator[requests.Session]:
+    """A session for the tests' local servers."""
+    with requests.Session() as session:
+        session.trust_env = False  # never route localhost through a proxy from the environment
+        yield session

@@ -14,7 +14,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-import requests
 import responses
 
 os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
@@ -41,13 +40,6 @@ def png_bytes(tmp_path: Path, color: tuple[int, int, int], size=(40, 30)) -> byt
     path = tmp_path / f"made-{color[0]}-{color[1]}-{color[2]}.png"
     pygame.image.save(surface, str(path))
     return path.read_bytes()
-
-
-@pytest.fixture
-def http() -> Iterator[requests.Session]:
-    with requests.Session() as session:
-        session.trust_env = False  # never route localhost through a proxy from the environment
-        yield session
 
 
 @pytest.fixture

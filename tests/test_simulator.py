@@ -54,13 +54,6 @@ def sim(clock: FakeClock, files_dir: Path):
 
 
 @pytest.fixture
-def http():
-    with requests.Session() as session:
-        session.trust_env = False  # never route localhost through a proxy from the environment
-        yield session
-
-
-@pytest.fixture
 def get(sim: Simulator, http: requests.Session):
     def get(path: str, headers: dict | None = None, **params: str) -> requests.Response:
         return http.get(sim.base_url + path, params=params, headers=headers, timeout=2)

@@ -25,13 +25,6 @@ def sim(tmp_path):
     simulator.stop()
 
 
-@pytest.fixture
-def http():
-    with requests.Session() as session:
-        session.trust_env = False
-        yield session
-
-
 def status(sim, http, timeout: float = 5, **kwargs) -> requests.Response:
     return http.get(sim.base_url + ENDPOINTS["status"], params={"clientId": CLIENT},
                     timeout=timeout, **kwargs)
