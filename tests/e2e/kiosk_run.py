@@ -276,9 +276,10 @@ class Kiosk:
             and (reason is None or e.get("reason") == reason),
             timeout, since, message=f"no scene {scene} ({reason or 'any reason'})")
 
-    def wait_reboot(self, reason_prefix: str = "", timeout: float = 10.0,
+    def wait_reboot(self, reason_prefix: str | tuple[str, ...] = "", timeout: float = 10.0,
                     since: int = 0) -> Entry:
-        """The first reboot whose reason starts with ``reason_prefix``, from ``since`` on."""
+        """The first reboot whose reason starts with ``reason_prefix`` (or one of them),
+        from ``since`` on."""
         return self.wait_entry(
             lambda e: e.get("event") == "reboot" and str(e.get("reason", "")).startswith(
                 reason_prefix),
