@@ -66,6 +66,7 @@ class Config:
     reboot_mode: str
     reboot_command: tuple[str, ...]
     reboot_simulate_s: float
+    reboot_down_within_s: float  # an accepted reboot that leaves the PC up this long failed
     fullscreen: bool
     window_size: tuple[int, int]
     widget_corner: str
@@ -276,6 +277,7 @@ def load(path: Path, data: dict | None = None) -> Config:
         reboot_mode=mode,
         reboot_command=tuple(command),
         reboot_simulate_s=r.number("reboot.simulate_s", 5),
+        reboot_down_within_s=r.number("reboot.down_within_s", 120),
         fullscreen=r.flag("display.fullscreen", True),
         window_size=(size[0], size[1]),
         widget_corner=r.choice("display.widget_corner", "top-right", CORNERS),

@@ -283,7 +283,8 @@ def rebooter_for(config: Config, trace: Trace) -> Rebooter:
     """The Rebooter of both processes: the config's mode, skipped in maintenance mode."""
     guard = config.guard
     maintenance = Maintenance(guard.maintenance_flag_file, guard.maintenance_registry_flags)
-    return Rebooter(config.reboot_mode, config.reboot_command, trace, maintenance=maintenance)
+    return Rebooter(config.reboot_mode, config.reboot_command, trace, maintenance=maintenance,
+                    down_within_s=config.reboot_down_within_s)
 
 
 def run(config: Config, *, server_url: str | None = None, ui_pid: int | None = None) -> int:

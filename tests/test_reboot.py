@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import logging
+import time
 from pathlib import Path
 
 import pytest
@@ -21,6 +23,12 @@ from kiosk.platform import Maintenance, Outcome, Rebooter, reboot_plan
 ])
 def test_each_mode_reboots_with_the_right_command(mode, platform, plan):
     assert reboot_plan(mode, ["C:/tools/reboot.exe", "--now"], platform) == plan
+
+
+@pytest.fixture(autouse=True)
+def _info_lines(caplog: pytest.LogCaptureFixture) -> None:
+    """The follower says at info level that it believed a command (see ``going_down``)."""
+    caplog.set_level(logging.INFO, logger="kiosk.platform.reboot")
 
 
 class Finished:
@@ -55,25 +63,39 @@ class Spawner:
 
 def rebooter(spawn: Spawner, mode: str = "system", platform: str = "linux",
              command: tuple[str, ...] = (), trace: Path | None = None,
-             maintenance: Maintenance | None = None) -> tuple[Rebooter, list[str]]:
+             maintenance: Maintenance | None = None,
+             down_within_s: float = 60.0) -> tuple[Rebooter, list[str]]:
+    """A Rebooter on ``spawn``; an accepted command is believed for ``down_within_s``
+    (longer than any test here waits, unless a test says otherwise)."""
     failures: list[str] = []
     r = Rebooter(mode, list(command), Trace(trace), platform=platform, spawn=spawn,
-                 maintenance=maintenance, on_failed=failures.append, retry_after_s=0)
+                 maintenance=maintenance, on_failed=failures.append, retry_after_s=0,
+                 down_within_s=down_within_s)
     return r, failures
 
 
 def finish(r: Rebooter) -> None:
+    """Wait for the follower to give up."""
     assert r.follower is not None
     r.follower.join(timeout=5)
     assert not r.follower.is_alive()
 
 
-def test_windows_reboot_runs_shutdown_in_its_own_process_group(tmp_path):
+def going_down(r: Rebooter, caplog: pytest.LogCaptureFixture) -> None:
+    """Wait for the follower to believe a command and wait for the machine to go down."""
+    deadline = time.monotonic() + 5
+    while "waiting for the machine to go down" not in caplog.text:
+        assert time.monotonic() < deadline, "no reboot command was accepted"
+        time.sleep(0.01)
+    assert r.follower is not None and r.follower.is_alive()
+
+
+def test_windows_reboot_runs_shutdown_in_its_own_process_group(tmp_path, caplog):
     spawn = Spawner(0)
     trace = tmp_path / "trace.jsonl"
     r, failures = rebooter(spawn, platform="win32", trace=trace)
     assert r.reboot("rule5:onlineStatus=3") is Outcome.STARTED
-    finish(r)
+    going_down(r, caplog)
     (argv, options), = spawn.calls
     assert argv == ["shutdown", "/r", "/t", "0", "/f"]
     assert "start_new_session" not in options  # a POSIX-only option would raise on Windows
@@ -84,11 +106,11 @@ def test_windows_reboot_runs_shutdown_in_its_own_process_group(tmp_path):
 
 
 @pytest.mark.parametrize("code", [1115, 1190])
-def test_windows_already_shutting_down_counts_as_rebooting(code):
+def test_windows_already_shutting_down_counts_as_rebooting(code, caplog):
     spawn = Spawner(code)
     r, failures = rebooter(spawn, platform="win32")
     r.reboot("rule7:onlineStatus=1")
-    finish(r)
+    going_down(r, caplog)
     assert len(spawn.calls) == 1 and failures == []
 
 
@@ -105,39 +127,39 @@ def test_windows_shutdown_refused_is_retried_once_then_reported(tmp_path, caplog
     assert caplog.text.count("exit code 5") == 2
 
 
-def test_linux_reboot_outlives_the_kiosk():
+def test_linux_reboot_outlives_the_kiosk(caplog):
     spawn = Spawner(0)
     r, failures = rebooter(spawn)
     r.reboot("rule7")
-    finish(r)
+    going_down(r, caplog)
     (argv, options), = spawn.calls
     assert argv == ["systemctl", "reboot"] and options["start_new_session"] is True
     assert failures == []
 
 
-def test_linux_without_systemctl_falls_back_to_shutdown():
+def test_linux_without_systemctl_falls_back_to_shutdown(caplog):
     spawn = Spawner(FileNotFoundError("systemctl"), 0)
     r, failures = rebooter(spawn)
     assert r.reboot("rule3:ui_closed_in_C") is Outcome.STARTED  # started at once, in order
-    finish(r)
+    going_down(r, caplog)
     assert spawn.argvs == [["systemctl", "reboot"], ["shutdown", "-r", "now"]]
     assert failures == []
 
 
-def test_linux_systemctl_refusing_falls_back_to_shutdown():
+def test_linux_systemctl_refusing_falls_back_to_shutdown(caplog):
     spawn = Spawner(1, 0)
     r, failures = rebooter(spawn)
     r.reboot("rule5:onlineStatus=1")
-    finish(r)
+    going_down(r, caplog)
     assert spawn.argvs == [["systemctl", "reboot"], ["shutdown", "-r", "now"]]
     assert failures == []
 
 
-def test_linux_retries_both_commands_once_before_giving_up():
+def test_linux_retries_both_commands_once_before_giving_up(caplog):
     spawn = Spawner(1, FileNotFoundError("shutdown"), 1, 0)
     r, failures = rebooter(spawn)
     r.reboot("rule5:onlineStatus=1")
-    finish(r)
+    going_down(r, caplog)
     assert len(spawn.calls) == 4 and failures == []  # the retry's shutdown worked
 
     spawn = Spawner(1, 1, 1, 1)
@@ -157,12 +179,38 @@ def test_a_missing_reboot_program_is_logged_retried_and_reported(caplog):
     assert caplog.text.count("cannot start") == 2
 
 
-def test_a_command_exiting_zero_is_trusted_and_never_repeated():
+def test_a_command_exiting_zero_is_trusted_while_the_machine_goes_down(caplog):
     spawn = Spawner(0)
     r, failures = rebooter(spawn, mode="command", command=("reboot-now",))
     r.reboot("rule6:after_confirm")
+    going_down(r, caplog)
+    assert spawn.argvs == [["reboot-now"]] and failures == []  # believed, not repeated
+
+
+def test_an_accepted_reboot_that_leaves_the_machine_up_is_asked_again_then_failed(
+        tmp_path, caplog):
+    trace = tmp_path / "trace.jsonl"
+    spawn = Spawner(0, 0, 0)
+    r, failures = rebooter(spawn, mode="system", platform="win32", trace=trace,
+                           down_within_s=0.05)
+    r.reboot("rule5:onlineStatus=3")
     finish(r)
-    assert spawn.argvs == [["reboot-now"]] and failures == []
+    assert spawn.argvs == [["shutdown", "/r", "/t", "0", "/f"]] * 2  # asked once more, no more
+    assert failures == ["rule5:onlineStatus=3"]
+    assert caplog.text.count("still up 0.05 s later") == 2
+    events = [json.loads(line)["event"] for line in trace.read_text("utf-8").splitlines()]
+    assert events == ["reboot", "reboot_failed"]
+
+
+def test_linux_moves_on_to_shutdown_when_systemctl_was_accepted_and_ignored():
+    spawn = Spawner(0, 1, 0, 1)
+    r, failures = rebooter(spawn, down_within_s=0.05)
+    r.reboot("rule7:onlineStatus=1")
+    finish(r)
+    # systemctl accepted and ignored; shutdown refused; systemctl accepted and ignored again
+    assert spawn.argvs == [["systemctl", "reboot"], ["shutdown", "-r", "now"],
+                           ["systemctl", "reboot"]]
+    assert failures == ["rule7:onlineStatus=1"]
 
 
 def test_simulated_reboot_is_traced_but_runs_nothing(tmp_path):

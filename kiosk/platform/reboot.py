@@ -3,8 +3,11 @@
 This is the one place that decides whether a reboot happens: maintenance mode skips
 it. A real reboot is started at once (rule timing matters), then followed on a thread:
 a command that cannot start or exits non-zero is logged and retried once (after the
-Linux fallback), and if nothing worked ``on_failed`` is told, so the screen can stay
-locked on 请联系网管 instead of waiting for a reboot that never comes.
+Linux fallback). A command that is accepted but leaves the machine up for
+``down_within_s`` (a blocked shutdown, a diskless system's own shell refusing it)
+counts as failed too, since this process is still there to notice. If nothing worked
+``on_failed`` is told, so the screen stays locked on 请联系网管 instead of 系统重启中
+for ever.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ LINUX_FALLBACK = ("shutdown", "-r", "now")  # systems without systemd, or where 
 # shutdown.exe's answers when Windows is going down already: the reboot is on its way.
 WINDOWS_GOING_DOWN = frozenset({1115, 1190})  # ERROR_SHUTDOWN_IN_PROGRESS, _IS_SCHEDULED
 RETRY_AFTER_S = 1.0
+DOWN_WITHIN_S = 120.0  # Windows' forced shutdown ends user processes well within this
 
 
 class Outcome(StrEnum):
@@ -60,7 +64,8 @@ class Rebooter:
                  spawn: Callable[..., subprocess.Popen] = subprocess.Popen,
                  maintenance: Maintenance | None = None,
                  on_failed: Callable[[str], None] = lambda reason: None,
-                 retry_after_s: float = RETRY_AFTER_S) -> None:
+                 retry_after_s: float = RETRY_AFTER_S,
+                 down_within_s: float = DOWN_WITHIN_S) -> None:
         self.mode = mode
         self.plan = reboot_plan(mode, command, platform)
         self.trace = trace
@@ -68,6 +73,7 @@ class Rebooter:
         self.maintenance = maintenance
         self.on_failed = on_failed
         self.retry_after_s = retry_after_s
+        self.down_within_s = down_within_s
         self._spawn = spawn
         self.follower: threading.Thread | None = None  # tests join it
 
@@ -113,6 +119,7 @@ class Rebooter:
 
     def _follow(self, reason: str, first: subprocess.Popen | str) -> None:
         attempts = [*self.plan, *self.plan]  # every command, then the same again once
+        ignored = 0  # commands accepted that left the machine up
         for i, argv in enumerate(attempts):
             if i == len(self.plan):
                 time.sleep(self.retry_after_s)  # a busy service may come round
@@ -120,8 +127,12 @@ class Rebooter:
             problem = self._problem(started)
             if problem is None:
                 log.info("reboot command %s accepted; waiting for the machine to go down", argv)
-                return
+                time.sleep(self.down_within_s)  # a reboot ends this process before it wakes
+                problem = f"accepted, yet the machine was still up {self.down_within_s:g} s later"
+                ignored += 1
             log.error("reboot command %s failed (%s)", argv, problem)
+            if ignored == 2:
+                break  # accepted and ignored twice: asking again will not help
         log.critical("every reboot command failed for %s: the PC stays locked (请联系网管)",
                      reason)
         self.trace.reboot_failed(reason)

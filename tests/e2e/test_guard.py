@@ -398,3 +398,19 @@ def test_guardian_reboot_with_a_missing_program_ends_on_contact_staff(
     k.ui_pid(timeout=10, other_than=old)
     geometry_is(k, FULL)
     screen_is(screen, FAILED_BGR, corners(), 10, "请联系网管 does not cover the screen")
+
+
+def test_reboot_accepted_but_never_happening_ends_on_contact_staff(
+        screen: VirtualScreen, kiosk: StartKiosk) -> None:
+    # `true` says yes and does nothing, like a shutdown a diskless system blocks.
+    k = kiosk({"reboot": {"mode": "command", "command": ["true"], "down_within_s": 1}})
+    to_session(k, screen)
+    since = k.mark()
+    k.control("end")
+    reboot = k.wait_reboot("rule5:", timeout=5, since=since)
+    screen_is(screen, REBOOTING_BGR, corners(), 1, "系统重启中 does not cover the screen")
+    failed = k.wait_entry(lambda e: e["event"] == "reboot_failed", 10, since)
+    assert failed["ts"] - reboot["ts"] >= 2 * 1  # believed down_within_s, asked again, believed
+    geometry_is(k, FULL)
+    screen_is(screen, FAILED_BGR, corners(), 5, "请联系网管 does not cover the screen")
+    assert len(entries(k, since, "reboot")) == 1 and entries(k, since, "scene") == []
