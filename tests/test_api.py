@@ -431,3 +431,56 @@ def test_refused_connection_on_a_real_socket_is_a_connection_fault():
     answer = kiosk_api.status()
     assert isinstance(answer, NetworkFault) and answer.kind == "connection"
     assert time.monotonic() - started < 5
+
+
+# --- the environment: proxies read once -------------------------------------------
+
+
+@pytest.fixture
+def proxy():
+    """A plain HTTP proxy that answers every request itself and keeps the request lines."""
+    seen: list[str] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+            seen.append(self.requestline)
+            body = SPEC_RUNNING.encode()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}", seen
+    server.shutdown()
+    server.server_close()
+
+
+def test_a_proxy_from_the_environment_is_used_and_read_only_once(proxy, monkeypatch):
+    url, seen = proxy
+    for name in ("NO_PROXY", "no_proxy", "HTTP_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("http_proxy", url)
+    # The name does not resolve here: through a proxy, the proxy looks it up, not the PC.
+    kiosk_api = api.Api("http://venue-backend.invalid:8080", CLIENT, timeout_s=4)
+    assert kiosk_api.status() == CALLS["status"][2]
+    monkeypatch.delenv("http_proxy")  # the environment is not read again on a call
+    assert kiosk_api.status() == CALLS["status"][2]
+    assert seen == ["GET http://venue-backend.invalid:8080/rest/status_client?clientId=370011 "
+                    "HTTP/1.1"] * 2
+    kiosk_api.close()
+
+
+def test_a_host_in_no_proxy_is_asked_directly(proxy, monkeypatch):
+    url, seen = proxy
+    monkeypatch.setenv("http_proxy", url)
+    monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
+    kiosk_api = api.Api(url, CLIENT, timeout_s=4)  # the same little server, as the backend
+    assert kiosk_api.session.proxies == {} and not kiosk_api.session.trust_env
+    assert kiosk_api.status() == CALLS["status"][2]
+    assert seen == ["GET /rest/status_client?clientId=370011 HTTP/1.1"]
+    kiosk_api.close()

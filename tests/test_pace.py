@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 
@@ -43,3 +44,20 @@ def test_the_next_video_frame_wakes_the_loop_before_the_pages_period_ends():
     started = time.monotonic()
     assert pace.sleep(started, fps=0.2, until=started + 0.05) is False
     assert time.monotonic() - started < 2.5
+
+
+def test_the_widget_wakes_twice_a_second_and_draws_each_second_as_it_starts():
+    from kiosk.flow import Flow, Timers
+    from kiosk.scenes.base import Context
+    from kiosk.scenes.session import SessionScene
+
+    scene = SessionScene(Context(flow=Flow(Timers()), client_id="1", scan_qr="", pay_qr=""))
+    now, wakes, drawn = 100.3, [], []
+    while now < 110:  # the app's loop: step (update, maybe draw), then sleep as Pace does
+        if scene.update(now):
+            drawn.append(now)
+        wakes.append(now)
+        now = min(now + 1.0 / scene.fps, scene.wake_at(now))
+    assert drawn == [100.3, *map(float, range(101, 110))]  # the first draw, then each second
+    assert len(wakes) <= 2 * 10 + 1  # beside a game: two wake-ups a second
+    assert max(b - a for a, b in itertools.pairwise(wakes)) <= 0.5  # a click waits ≤ 0.5 s

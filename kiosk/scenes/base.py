@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -80,8 +81,11 @@ class TickingScene(Scene):
         super().__init__(ctx)
         self._second = -1
 
+    def wake_at(self, now: float) -> float | None:
+        return math.floor(now) + 1.0  # the text changes on the second: drawn then, not later
+
     def update(self, now: float) -> bool:
-        second = int(now)
+        second = math.floor(now)
         changed = second != self._second
         self._second = second
         return super().update(now) or changed

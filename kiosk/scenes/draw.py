@@ -65,7 +65,10 @@ def covers(text: str, bold: bool = False) -> bool:
     return probe is not None and all(m is not None for m in probe.get_metrics(text))
 
 
+@lru_cache(maxsize=128)
 def render(text: str, size: int, color: tuple, bold: bool = False) -> pygame.Surface:
+    """``text`` as an image, kept: pages draw the same labels every second (the widget
+    beside a game most of all), and only a few change. Callers blit it, never draw on it."""
     face = font(size, bold) if covers(text, bold) else fallback_font(size, bold)
     return face.render(text, True, color)
 

@@ -17,9 +17,9 @@ class SessionScene(TickingScene):
 
     page = Page.SESSION
     widget = True
-    # Beside the customer's game: few wake-ups (a click waits at most 0.2 s; the
-    # seconds still tick evenly, each drawn within 0.2 s of its start).
-    fps = 5
+    # Beside the customer's game: two wake-ups a second, one of them on the second
+    # (TickingScene.wake_at), so the time ticks evenly and a click waits at most 0.5 s.
+    fps = 2
 
     def __init__(self, ctx) -> None:
         super().__init__(ctx)
