@@ -8,13 +8,16 @@ the simulator); the guardian starts the UI as ``main.py --role ui``.
 
 from __future__ import annotations
 
-import argparse
-import logging
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from kiosk import config, identity, logs
+if TYPE_CHECKING:
+    import argparse
+
+    from kiosk import config, identity
+    from kiosk.cover import Cover
 
 os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")  # stdout is the guardian's pipe
 # A frozen build's own files sit in its _internal folder; the operator's config.yaml
@@ -22,7 +25,25 @@ os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")  # stdout is the guardi
 HERE = (Path(sys.executable) if getattr(sys, "frozen", False) else Path(__file__)).resolve().parent
 PROG = "kiosk" if getattr(sys, "frozen", False) else "main.py"  # how the operator calls it
 AUTOSTART_COMMANDS = ("install", "uninstall")
-log = logging.getLogger("kiosk")
+WINDOW_FLAG = "--window"  # the guardian tells the UI its window: full, or WxH
+
+
+def cover_first(argv: list[str]) -> Cover | None:
+    """The UI's first act, before argparse, logging and the config are even loaded: black
+    over the screen, so the desktop shows for as short a time as the machine allows at
+    boot. None without ``--window`` (a UI started by hand) or if it cannot be made here;
+    the UI then makes it once the config is read, where a failure is logged."""
+    if WINDOW_FLAG not in argv[:-1]:
+        return None
+    from kiosk.cover import cover_screen, window_spec
+
+    spec = window_spec(argv[argv.index(WINDOW_FLAG) + 1])
+    if spec is None:
+        return None
+    try:
+        return cover_screen(*spec)
+    except Exception:  # noqa: BLE001 (no log yet: App.run makes it again and logs why not)
+        return None
 
 
 def this_machine() -> identity.Machine:
@@ -33,6 +54,8 @@ def this_machine() -> identity.Machine:
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    import argparse
+
     parser = argparse.ArgumentParser(
         prog=PROG, description="扫码上机 kiosk client",
         epilog=f"{PROG} install|uninstall [--dry-run]: start the kiosk at logon, or "
@@ -47,6 +70,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--reboot-outcome", default="started",
                         choices=("started", "simulated", "skipped", "failed"), help=hidden)
     parser.add_argument("--ui-pid", type=int, help=hidden)
+    parser.add_argument(WINDOW_FLAG, help=hidden)
     args, extra = parser.parse_known_args(argv)
     if extra and args.role != "simulator":
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
@@ -56,6 +80,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def load_config(path: Path, log_name: str) -> config.Config:
     """Set up logging first (a crash at start-up must leave a line), then check the config."""
+    from kiosk import config, logs
+
     problem: config.ConfigError | None = None
     try:
         data = config.read_yaml(path)
@@ -69,6 +95,12 @@ def load_config(path: Path, log_name: str) -> config.Config:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    cover = cover_first(argv)
+    import logging
+
+    from kiosk import config, identity
+
+    log = logging.getLogger("kiosk")
     if argv[:1] and argv[0] in AUTOSTART_COMMANDS:
         from kiosk.platform.autostart import main as autostart
 
@@ -105,7 +137,8 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         guardian_args = ["--config", str(cfg.path), "--role", "guardian", "--server-url", url]
         return run_ui(cfg, server_url=url, rebooting=args.rebooting, guardian_args=guardian_args,
-                      unregistered=unregistered, reboot_outcome=args.reboot_outcome)
+                      unregistered=unregistered, reboot_outcome=args.reboot_outcome,
+                      cover=cover)
     from kiosk.guardian import run as run_guardian
 
     return run_guardian(cfg, server_url=args.server_url, ui_pid=args.ui_pid)

@@ -26,6 +26,10 @@ from typing import Any
 
 from bench.backend import Backend
 from bench.table import Figure, median, render
+from kiosk.config import load
+from kiosk.guardian import Guardian
+from kiosk.logs import Trace
+from kiosk.platform import Rebooter
 from tests.e2e.kiosk_run import MAIN_PY, ROOT, Kiosk, base_config, deep_merge
 from tests.e2e.xscreen import VirtualScreen, click, wait_until
 
@@ -221,6 +225,9 @@ def first_locked(workdir: Path, cores_: tuple[set[int], set[int]]) -> dict[str, 
 
     config_path.write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
     trace = Path(config["log"]["trace"])
+    # The UI started exactly as the guardian starts it (its --window puts black up first).
+    simulated = Rebooter("simulate", (), Trace(None))
+    ui_argv = Guardian(load(config_path), "http://127.0.0.1:9", simulated).ui_argv()
     ui_times, bare_times, full_times = [], [], []
     full_screen = ("import pygame; pygame.display.init(); "
                    "w = pygame.Window('x', (1920, 1080), position=(0, 0), borderless=True); "
@@ -238,9 +245,7 @@ def first_locked(workdir: Path, cores_: tuple[set[int], set[int]]) -> dict[str, 
             full_times.append(time.time() - started)
             # The bench plays the guardian: it holds the UI's pipes open while it runs.
             started = time.time()
-            ui = subprocess.Popen([sys.executable, str(MAIN_PY), "--config", str(config_path),
-                                   "--role", "ui", "--server-url", "http://127.0.0.1:9"],
-                                  cwd=ROOT, env=env, stdin=subprocess.PIPE,
+            ui = subprocess.Popen(ui_argv, cwd=ROOT, env=env, stdin=subprocess.PIPE,
                                   stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
 
             def locked(pid: int = ui.pid) -> float | None:

@@ -12,6 +12,7 @@ import os
 import signal
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import pygame
 
@@ -45,6 +46,9 @@ from kiosk.logs import Limiter, Trace, held_note
 from kiosk.pace import Pace
 from kiosk.platform import MaintenanceWatch, Outcome
 
+if TYPE_CHECKING:
+    from kiosk.cover import Cover
+
 log = logging.getLogger(__name__)
 
 TRACED_PAGES = frozenset({Page.STANDBY, Page.SCAN, Page.SESSION, Page.END, Page.UNPAID})
@@ -58,10 +62,11 @@ class App:
 
     def __init__(self, config: Config, server_url: str, link: GuardianLink,
                  rebooting: str | None, unregistered: Unregistered | None = None,
-                 reboot_outcome: str = Outcome.STARTED) -> None:
+                 reboot_outcome: str = Outcome.STARTED, cover: Cover | None = None) -> None:
         from kiosk.guardian import rebooter_for
 
         self.config = config
+        self.cover = cover
         self.unregistered = unregistered
         self.server_url = server_url
         self.link = link
@@ -81,15 +86,15 @@ class App:
         self.failures = Limiter()  # a bug hit on every frame is logged once a minute
 
     def run(self) -> int:
-        from kiosk.window import KioskWindow, apply_hints
+        from kiosk.window import KioskWindow
 
-        apply_hints()
-        pygame.display.init()
-        # Black before anything heavy is imported (fonts, OpenCV, numpy, requests).
+        # Black before anything heavy is imported (fonts, OpenCV, numpy, requests), if
+        # main.py did not put it up before it even read the config.
         self.window = KioskWindow(fullscreen=self.config.fullscreen,
                                   window_size=self.config.window_size,
-                                  corner=self.config.widget_corner,
+                                  corner=self.config.widget_corner, cover=self.cover,
                                   on_first_frame=self.trace.locked)
+        self.cover = None
         pygame.font.init()
         self._admin_exit()
         self.answer_event = pygame.event.custom_type()
@@ -374,14 +379,15 @@ class App:
 
 def run(config: Config, *, server_url: str, rebooting: str | None,
         guardian_args: list[str], unregistered: Unregistered | None = None,
-        reboot_outcome: str = Outcome.STARTED) -> int:
+        reboot_outcome: str = Outcome.STARTED, cover: Cover | None = None) -> int:
     """The UI process's main; it never returns normally."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C is the guardian's to handle
     link = GuardianLink.from_stdio(guardian_args, hang_s=config.guard.hang_s)
     link.start()
     log.info("UI %d started (client %s, server %s)", os.getpid(), config.client_id, server_url)
     try:
-        code = App(config, server_url, link, rebooting, unregistered, reboot_outcome).run()
+        code = App(config, server_url, link, rebooting, unregistered, reboot_outcome,
+                   cover).run()
     except Exception:
         log.exception("the UI failed; the guardian starts it again (or reboots in a session)")
         code = 1

@@ -159,8 +159,11 @@ class Guardian:
         rebooter.on_failed = self._reboot_failed
 
     def ui_argv(self) -> list[str]:
-        args = ["--config", str(self.config.path), "--role", "ui",
-                "--server-url", self.server_url]
+        cfg = self.config
+        # The UI puts its black window up with this before it reads the config (boot race).
+        window = "full" if cfg.fullscreen else "{}x{}".format(*cfg.window_size)
+        args = ["--config", str(cfg.path), "--role", "ui", "--server-url", self.server_url,
+                "--window", window]
         if self.rebooting:
             args += ["--rebooting", self.rebooting,
                      "--reboot-outcome", str(self.outcome or Outcome.STARTED)]

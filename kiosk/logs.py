@@ -117,18 +117,20 @@ class Trace:
         """Every reboot command failed: the PC stays locked on 请联系网管."""
         self._write({"event": "reboot_failed", "reason": reason})
 
-    def locked(self) -> None:
-        """The UI's first frame is on screen (the lock): ``make bench`` times start-up by it."""
-        self._write({"event": "locked", "pid": os.getpid()})
+    def locked(self, shown_at: float) -> None:
+        """The UI's first frame was on screen (the lock) at ``shown_at`` (epoch s):
+        ``make bench`` times start-up by it."""
+        self._write({"event": "locked", "pid": os.getpid()}, shown_at)
 
     def video(self, **stats: object) -> None:
         """Standby video playback so far (frames shown, dropped, the decoding path)."""
         self._write({"event": "video", "pid": os.getpid(), **stats})
 
-    def _write(self, fields: dict) -> None:
+    def _write(self, fields: dict, ts: float | None = None) -> None:
         if self.path is None:
             return
-        line = json.dumps({"ts": round(time.time(), 4), **fields}, ensure_ascii=False) + "\n"
+        ts = time.time() if ts is None else ts
+        line = json.dumps({"ts": round(ts, 4), **fields}, ensure_ascii=False) + "\n"
         try:
             with self._lock:
                 self.path.parent.mkdir(parents=True, exist_ok=True)

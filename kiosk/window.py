@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import logging
-import os
 import warnings
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import pygame
+
+from kiosk.cover import Cover, cover_screen
 
 if TYPE_CHECKING:
     from kiosk.platform.keyboard import CombinedLock
@@ -17,28 +18,7 @@ log = logging.getLogger(__name__)
 
 WIDGET_SIZE = (320, 180)
 WIDGET_MARGIN = 16
-TITLE = "扫码上机"
-
-# Set before the video subsystem starts: a full-screen kiosk must not minimise when
-# another program steals focus, and must not let the screensaver blank it.
-SDL_HINTS = {
-    "SDL_VIDEO_MINIMIZE_ON_FOCUS_LOSS": "0",
-    "SDL_VIDEO_ALLOW_SCREENSAVER": "0",
-    "SDL_VIDEO_X11_NET_WM_BYPASS_COMPOSITOR": "0",
-    # SDL would turn SIGTERM into a QUIT event; a killed UI must die (rule 3 watches that).
-    "SDL_NO_SIGNAL_HANDLERS": "1",
-    # With the keyboard grabbed SDL would itself minimise a full-screen window on Alt+Tab.
-    "SDL_ALLOW_ALT_TAB_WHILE_GRABBED": "0",
-    # Windows refuses a background window the foreground unless SDL forces it (SDL 2
-    # spells this hint's name with the HINT in it).
-    "SDL_HINT_FORCE_RAISEWINDOW": "1",
-}
 GUARD_PERIOD_S = 0.5  # how often a locked page makes sure it is on top and focused
-
-
-def apply_hints() -> None:
-    for name, value in SDL_HINTS.items():
-        os.environ.setdefault(name, value)
 
 
 def widget_position(corner: str, screen: tuple[int, int],
@@ -54,30 +34,24 @@ class KioskWindow:
 
     def __init__(self, *, fullscreen: bool, window_size: tuple[int, int], corner: str,
                  keyboard: Callable[[pygame.Window], CombinedLock] | None = None,
-                 on_first_frame: Callable[[], None] = lambda: None) -> None:
+                 cover: Cover | None = None,
+                 on_first_frame: Callable[[float], None] = lambda shown_at: None) -> None:
+        """``cover``: the black window ``cover_screen`` made at the UI's start, if it did."""
         self.fullscreen = fullscreen
         self.window_size = window_size
         self.corner = corner
+        self.window, shown_at = cover or cover_screen(fullscreen, window_size)
+        on_first_frame(shown_at)
         self.screen_size = pygame.display.get_desktop_sizes()[0]
-        self.window = pygame.Window(TITLE, self._locked_size(), position=(0, 0),
-                                    borderless=True, always_on_top=True)
         # Without a window manager (X11 kiosks, Xvfb) only an explicit input focus works.
         self.x11 = pygame.display.get_driver() == "x11"
         self.mode = ""
         self.next_guard = 0.0
         self.stolen = False
-        # Black at once: the window already covers the screen, on top. Going full
-        # screen next can take a while (SDL waits up to 0.1 s for a window manager).
-        self.window.get_surface().fill((0, 0, 0))
-        self.window.flip()
-        on_first_frame()
         if keyboard is None:  # ctypes and the hook load after the black frame
             from kiosk.platform.keyboard import keyboard_lock as keyboard
         self.keyboard = keyboard(self.window)
         self.lock()
-
-    def _locked_size(self) -> tuple[int, int]:
-        return self.screen_size if self.fullscreen else self.window_size
 
     @property
     def surface(self) -> pygame.Surface:

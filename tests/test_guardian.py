@@ -45,6 +45,17 @@ def cfg(tmp_path: Path) -> config.Config:
     return config.load(path)
 
 
+@pytest.mark.parametrize(("display", "window"), [
+    ("{fullscreen: true}", "full"), ("{fullscreen: false, window_size: [1280, 720]}", "1280x720"),
+])
+def test_the_ui_is_told_its_window_so_it_can_cover_the_screen_first(tmp_path, display, window):
+    path = tmp_path / "config.yaml"
+    path.write_text(f"server: {{base_url: 'http://127.0.0.1:9'}}\nclient: {{id: '7'}}\n"
+                    f"display: {display}\n", encoding="utf-8")
+    argv = Guardian(config.load(path), "http://127.0.0.1:9", FakeRebooter()).ui_argv()
+    assert argv[argv.index("--window") + 1] == window
+
+
 def test_watch_remembers_the_last_page_until_the_pipe_closes():
     pipe = io.BytesIO(b"page A\nalive\npage B\ngarbage line\npage C\nalive\n")
     pages: list[str] = []

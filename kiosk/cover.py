@@ -1,0 +1,62 @@
+"""The UI's first frame: black over the screen before anything else of the kiosk loads.
+
+At boot the desktop shows until this frame is up (the boot race), so this module
+imports nothing but pygame: no logging, no config. main.py calls ``cover_screen`` for
+the UI the guardian starts (``--window full|WxH``); the window is then handed on to
+``kiosk.window.KioskWindow``.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+import pygame
+
+TITLE = "扫码上机"
+
+# Set before the video subsystem starts: a full-screen kiosk must not minimise when
+# another program steals focus, and must not let the screensaver blank it.
+SDL_HINTS = {
+    "SDL_VIDEO_MINIMIZE_ON_FOCUS_LOSS": "0",
+    "SDL_VIDEO_ALLOW_SCREENSAVER": "0",
+    "SDL_VIDEO_X11_NET_WM_BYPASS_COMPOSITOR": "0",
+    # SDL would turn SIGTERM into a QUIT event; a killed UI must die (rule 3 watches that).
+    "SDL_NO_SIGNAL_HANDLERS": "1",
+    # With the keyboard grabbed SDL would itself minimise a full-screen window on Alt+Tab.
+    "SDL_ALLOW_ALT_TAB_WHILE_GRABBED": "0",
+    # Windows refuses a background window the foreground unless SDL forces it (SDL 2
+    # spells this hint's name with the HINT in it).
+    "SDL_HINT_FORCE_RAISEWINDOW": "1",
+}
+Cover = tuple[pygame.Window, float]  # the first black window, and when it was shown
+
+
+def apply_hints() -> None:
+    for name, value in SDL_HINTS.items():
+        os.environ.setdefault(name, value)
+
+
+def window_spec(text: str) -> tuple[bool, tuple[int, int]] | None:
+    """``full`` or ``WxH`` (the guardian's ``--window``) as (fullscreen, window size);
+    None if it is neither."""
+    if text == "full":
+        return True, (0, 0)
+    width, _, height = text.partition("x")
+    if all(n.isascii() and n.isdigit() and int(n) >= 1 for n in (width, height)):
+        return False, (int(width), int(height))
+    return None
+
+
+def cover_screen(fullscreen: bool, window_size: tuple[int, int]) -> Cover:
+    """Black over the screen, borderless and on top: the UI's first frame (the boot
+    race), made before anything else is loaded. Returns the window and when (epoch s)
+    the frame was shown; going full screen follows, which can take a while (SDL waits
+    up to 0.1 s for a window manager)."""
+    apply_hints()
+    pygame.display.init()
+    size = pygame.display.get_desktop_sizes()[0] if fullscreen else window_size
+    window = pygame.Window(TITLE, size, position=(0, 0), borderless=True, always_on_top=True)
+    window.get_surface().fill((0, 0, 0))
+    window.flip()
+    return window, time.time()
