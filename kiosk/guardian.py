@@ -45,6 +45,7 @@ SESSION_PAGES = frozenset(page.value for page in flow.SESSION_PAGES)
 REBOOTING_PAGE = flow.Page.REBOOTING.value
 FAILED_PAGE = flow.Page.REBOOT_FAILED.value
 HEARTBEAT_S = 1.0
+TURN_S = HEARTBEAT_S / 2  # the watch loop wakes at least this often, lines or not
 QUICK_DEATH_S = 5.0  # a UI dying sooner than this, again and again, is backed off
 # The first life sign may take longer: the UI speaks only once Python and pygame are
 # loaded, which a cold start on a slow café PC (antivirus scans) can stretch. The UI
@@ -68,14 +69,18 @@ class Watch:
 class LifeLine:
     """The lines of the other process's pipe, each one a life sign. Iterating ends when
     the pipe closes (the process is gone) or, with ``hang_s``, when it stays silent that
-    long (``hung`` is then True); the first line gets ``start_grace_s`` instead."""
+    long (``hung`` is then True); the first line gets ``start_grace_s`` instead.
+    ``on_turn`` is called at least every ``TURN_S`` while the iteration runs: the sign
+    that the reading thread itself is not stuck (see ``Heartbeat``)."""
 
     def __init__(self, pipe: BinaryIO, hang_s: float | None = None,
                  start_grace_s: float = START_GRACE_S,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic,
+                 on_turn: Callable[[], None] = lambda: None) -> None:
         self.hang_s = hang_s
         self.start_grace_s = start_grace_s
         self.clock = clock
+        self.on_turn = on_turn
         self.hung = False
         # select() does not work on Windows pipes; a reading thread works everywhere.
         self._lines: queue.Queue[bytes | None] = queue.Queue()
@@ -93,12 +98,15 @@ class LifeLine:
         limit = None if self.hang_s is None else max(self.hang_s, self.start_grace_s)
         last = self.clock()
         while True:
-            wait = None if limit is None else max(0.0, last + limit - self.clock())
+            self.on_turn()
+            wait = TURN_S if limit is None else max(0.0, last + limit - self.clock())
             try:
-                raw = self._lines.get(timeout=wait)
+                raw = self._lines.get(timeout=min(wait, TURN_S))
             except queue.Empty:
-                self.hung = True
-                return
+                if limit is not None and self.clock() >= last + limit:
+                    self.hung = True
+                    return
+                continue
             if raw is None:
                 return
             last, limit = self.clock(), self.hang_s
@@ -107,11 +115,12 @@ class LifeLine:
 
 def watch(pipe: BinaryIO, on_page: Callable[[str], None] = lambda page: None,
           hang_s: float | None = None, start_grace_s: float = START_GRACE_S,
-          clock: Callable[[], float] = time.monotonic) -> Watch:
+          clock: Callable[[], float] = time.monotonic,
+          on_turn: Callable[[], None] = lambda: None) -> Watch:
     """Read the UI's messages until the pipe closes (the UI is gone), or, with ``hang_s``,
     until no message at all came for that long (the UI is hung). The UI sends its life
     sign only while its loop runs."""
-    lines = LifeLine(pipe, hang_s, start_grace_s, clock)
+    lines = LifeLine(pipe, hang_s, start_grace_s, clock, on_turn)
     seen = Watch()
     for raw in lines:
         words = raw.decode("ascii", "replace").split()
@@ -126,21 +135,35 @@ def watch(pipe: BinaryIO, on_page: Callable[[str], None] = lambda page: None,
     return seen
 
 
-def heartbeat(pipe: BinaryIO) -> threading.Event:
-    """Tell the UI we are alive (the UI starts a new guardian when this pipe closes)
-    until the returned event is set."""
-    stop = threading.Event()
+class Heartbeat:
+    """Tells the UI we are alive, every ``period_s``, but only while our watch loop
+    turns (``turn``): a guardian whose main thread is stuck (a hung call, a deadlock)
+    falls silent, and the UI replaces it (kiosk/guardian_link.py). The UI's life sign
+    comes from its own loop in the same way."""
 
-    def beat() -> None:
-        while not stop.wait(HEARTBEAT_S):
+    def __init__(self, pipe: BinaryIO, period_s: float = HEARTBEAT_S) -> None:
+        self.turns = 0
+        self._stopped = threading.Event()
+        threading.Thread(target=self._beat, args=(pipe, period_s), daemon=True,
+                         name="heartbeat").start()
+
+    def turn(self) -> None:
+        self.turns += 1
+
+    def stop(self) -> None:
+        self._stopped.set()
+
+    def _beat(self, pipe: BinaryIO, period_s: float) -> None:
+        seen = -1
+        while not self._stopped.wait(period_s):
+            if self.turns == seen:
+                continue  # the watch loop did not move: no sign of life
+            seen = self.turns
             try:
                 pipe.write(b"alive\n")
                 pipe.flush()
             except (OSError, ValueError):
                 return
-
-    threading.Thread(target=beat, daemon=True, name="heartbeat").start()
-    return stop
 
 
 class Guardian:
@@ -218,10 +241,10 @@ class Guardian:
                 except (OSError, ValueError):
                     pass  # it is gone; the next one starts with --reboot-outcome failed
 
-    def adopt(self, ui_pipe: BinaryIO, ui_pid: int) -> bool:
+    def adopt(self, ui_pipe: BinaryIO, ui_pid: int, beating: Heartbeat) -> bool:
         """Watch a UI that started us (it outlived its first guardian) through our stdin."""
         log.info("guardian adopted a running UI, pid %d", ui_pid)
-        seen = watch(ui_pipe, hang_s=self.config.guard.hang_s)
+        seen = watch(ui_pipe, hang_s=self.config.guard.hang_s, on_turn=beating.turn)
         if seen.hung:
             self._kill_hung(ui_pid, seen)
         return self.decide(seen)
@@ -248,9 +271,9 @@ class Guardian:
             self.child = child
         log.info("UI started, pid %d", child.pid)
         assert child.stdin is not None and child.stdout is not None
-        beating = heartbeat(child.stdin)
-        seen = watch(child.stdout, hang_s=self.config.guard.hang_s)
-        beating.set()
+        beating = Heartbeat(child.stdin)
+        seen = watch(child.stdout, hang_s=self.config.guard.hang_s, on_turn=beating.turn)
+        beating.stop()
         if seen.hung:
             self._kill_hung(child.pid, seen)
         try:
@@ -329,9 +352,9 @@ def run(config: Config, *, server_url: str | None = None, ui_pid: int | None = N
     log.info("guardian %d started (server %s)", os.getpid(), url)
     try:
         if ui_pid is not None:
-            beating = heartbeat(sys.stdout.buffer)
-            carry_on = guardian.adopt(sys.stdin.buffer, ui_pid)
-            beating.set()
+            beating = Heartbeat(sys.stdout.buffer)
+            carry_on = guardian.adopt(sys.stdin.buffer, ui_pid, beating)
+            beating.stop()
             if not carry_on:
                 return 0
         return guardian.run()

@@ -15,7 +15,15 @@ from pathlib import Path
 import pytest
 
 from kiosk import config
-from kiosk.guardian import ALREADY_RUNNING, Guardian, Watch, watch
+from kiosk.guardian import (
+    ALREADY_RUNNING,
+    TURN_S,
+    Guardian,
+    Heartbeat,
+    LifeLine,
+    Watch,
+    watch,
+)
 from kiosk.guardian import run as guardian_run
 from kiosk.logs import Trace
 from kiosk.platform import InstanceLock, Maintenance, Outcome, Rebooter, ui_environment
@@ -328,3 +336,36 @@ def test_ui_on_linux_gets_allocator_settings_that_return_freed_video_memory():
 def test_operators_own_allocator_settings_and_other_platforms_are_left_alone():
     assert ui_environment({"MALLOC_ARENA_MAX": "8"}, platform="linux")["MALLOC_ARENA_MAX"] == "8"
     assert ui_environment({"PATH": "C:\\\\Windows"}, platform="win32") == {"PATH": "C:\\\\Windows"}
+
+
+def test_the_watch_loop_turns_while_the_ui_is_silent():
+    feed = Feed()
+    feed.play([(0.0, b"page A\n")], close=False)
+    turns: list[float] = []
+    started = time.monotonic()
+    watch(feed.reader, hang_s=1.6, start_grace_s=1.6, on_turn=lambda: turns.append(
+        time.monotonic() - started))
+    gaps = [b - a for a, b in zip([0.0, *turns], turns, strict=False)]
+    assert len(turns) >= 3 and max(gaps) <= TURN_S + 0.5  # generous: a busy machine
+
+
+def test_heartbeat_goes_silent_when_the_guardians_loop_stops_turning():
+    feed = Feed()  # here the guardian's end: the UI reads what the heartbeat writes
+    out = os.fdopen(feed.write_fd, "wb")
+    beating = Heartbeat(out, period_s=0.05)
+    signs = LifeLine(feed.reader, hang_s=0.5, start_grace_s=0.5)
+    threading.Timer(5, out.close).start()  # a heartbeat that never stops ends here, not hung
+    turning = threading.Event()
+
+    def loop() -> None:  # the guardian's watch loop, turning for 0.6 s, then stuck
+        end = time.monotonic() + 0.6
+        while time.monotonic() < end:
+            beating.turn()
+            time.sleep(0.02)
+        turning.set()
+
+    threading.Thread(target=loop, daemon=True).start()
+    lines = list(signs)  # ends when no sign came for hang_s
+    assert turning.is_set() and signs.hung
+    assert len(lines) >= 3 and set(lines) == {b"alive\n"}
+    beating.stop()
