@@ -312,7 +312,8 @@ def kill_to_reboot(workdir: Path, cores_: tuple[set[int], set[int]]) -> dict[str
 def status_to_page(workdir: Path, cores_: tuple[set[int], set[int]]) -> dict[str, float]:
     """On B, the server's status turns 2 (→ C, the widget) or 3 (→ E, still full screen):
     from its first answer leaving the server to the page change in the trace, median of
-    10 each; and from the status change itself, the worst of 10 minus the poll period.
+    10 each; and from the status change itself minus the poll period, the median of 10
+    (the issue's figure) and the worst.
     Leaving full screen for C includes SDL's wait (up to 0.1 s) for an X11 window manager,
     which Xvfb does not have: E shows the kiosk's own part."""
     kiosk_core, x_core = cores_
@@ -346,6 +347,8 @@ def status_to_page(workdir: Path, cores_: tuple[set[int], set[int]]) -> dict[str
                 kiosk.wait_scene("A", since=mark, timeout=15)
     return {"answer_c_ms": 1000 * median(after_answer[2]),
             "answer_e_ms": 1000 * median(after_answer[3]),
+            "change_c_ms": 1000 * median(after_change[2]),
+            "change_e_ms": 1000 * median(after_change[3]),
             "worst_change_c_ms": 1000 * max(after_change[2]),
             "worst_change_e_ms": 1000 * max(after_change[3]), "poll_ms": 1000 * poll_s}
 
@@ -428,12 +431,18 @@ def measure(run_dir: Path, log: Callable[[str], None]) -> list[Figure]:
                        status["answer_e_ms"], "ms", target=100, note="median of 10"),
                 Figure("status answer → page C (leaves full screen for the widget)",
                        status["answer_c_ms"], "ms", target=100, note="median of 10"),
+                Figure("status change → page E, minus the poll period",
+                       status["change_e_ms"] - status["poll_ms"], "ms", target=100,
+                       note=f"median of 10, poll {status['poll_ms']:g} ms"),
+                Figure("status change → page C, minus the poll period",
+                       status["change_c_ms"] - status["poll_ms"], "ms", target=100,
+                       note=f"median of 10, poll {status['poll_ms']:g} ms"),
                 Figure("status change → page E, worst of 10, minus the poll period",
-                       status["worst_change_e_ms"] - status["poll_ms"], "ms", target=100,
+                       status["worst_change_e_ms"] - status["poll_ms"], "ms",
                        note=f"poll {status['poll_ms']:g} ms"),
                 Figure("status change → page C, worst of 10, minus the poll period",
-                       status["worst_change_c_ms"] - status["poll_ms"], "ms", target=100,
-                       note=f"poll {status['poll_ms']:g} ms")]
+                       status["worst_change_c_ms"] - status["poll_ms"], "ms",
+                       note=f"poll {status['poll_ms']:g} ms, with the X11 wait above")]
     return figures
 
 
