@@ -64,3 +64,10 @@ def test_table_has_one_row_per_figure_with_value_reference_ratio_target_and_verd
                        "| 6 ms (decode only) | 1.30× | ≤ 1.3× | yes |")
     assert rows[1] == "| guardian peak RSS, absolute | 17.4 MB | – | – | ≤ 25 MB | yes |"
     assert rows[2].endswith("| ≤ 100 ms | **no** |")
+
+
+def test_a_figure_is_judged_as_printed_not_by_floating_point_noise():
+    ticks = 100 * ((100 + 9) / 100 - 100 / 100) / 30  # 9 ticks of 10 ms over 30 s
+    assert ticks > 0.3  # 0.3000000000000002, from two /proc readings as the bench takes them
+    assert Figure("widget", ticks, "% core", target=0.3).met is True
+    assert Figure("widget", 0.3034, "% core", target=0.3).met is False  # shown as 0.303
