@@ -41,7 +41,7 @@ from kiosk.flow import (
     UserInput,
 )
 from kiosk.guardian_link import GuardianLink
-from kiosk.identity import Unregistered
+from kiosk.identity import Identity, Unregistered
 from kiosk.logs import Limiter, Trace, held_note
 from kiosk.pace import Pace
 from kiosk.platform import MaintenanceWatch, Outcome
@@ -114,6 +114,8 @@ class App:
             self.maintenance.stop()
             if self.unregistered is None:
                 self._stop_workers()
+            else:
+                self.registration.stop()
             self.window.close()
             pygame.quit()
         return 0
@@ -185,7 +187,8 @@ class App:
 
     def _show_unregistered(self, machine: Unregistered) -> None:
         """No id for this PC: 未登记的机器, locked, with no flow to move and no server to
-        ask under a wrong id; only a registration and a restart get past it."""
+        ask under a wrong id; only a registration gets past it (the UI then starts again)."""
+        from kiosk.registration import RegistrationWatch
         from kiosk.scenes.base import Context
         from kiosk.scenes.unregistered import UnregisteredScene
 
@@ -194,6 +197,8 @@ class App:
         self.scene = UnregisteredScene(ctx, machine)
         self.window.lock()
         self.link.page("unregistered")
+        self.registration = RegistrationWatch(
+            self.config, machine, lambda found: self._post("registered", found)).start()
 
     def _post(self, kind: str, answer: object) -> None:
         """Hand a worker's answer to the UI thread (pygame's queue is thread-safe)."""
@@ -282,6 +287,11 @@ class App:
             self._feed(RESULTS[kind](now, answer), now)
         elif kind == "reboot_failed":
             self._feed(RebootFailed(now, str(answer)), now)
+        elif kind == "registered" and isinstance(answer, Identity):
+            # Not a quit: the guardian starts a new UI, which finds the id as any start does.
+            log.info("this machine is registered now, as client %s (from %s): starting again",
+                     answer.client_id, answer.source)
+            self.running = False
         elif kind == "service" and isinstance(answer, ServiceNumber):
             if answer.number != self.ctx.service_number:
                 self.ctx.service_number = answer.number

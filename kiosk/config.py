@@ -81,6 +81,7 @@ class Config:
     client_map_file: Path | None = None
     client_hostname_pattern: str | None = None
     client_id_template: str = "{0}"
+    client_map_check_s: float = 10.0  # how often 未登记的机器 looks at client.map_file again
     client_id_source: str = "config"  # where client_id came from (kiosk/identity.py)
 
     @property
@@ -301,6 +302,7 @@ def _client_rules(r: _Reader, client_id: str) -> dict[str, Any]:
     pattern = r.text("client.hostname_pattern", None)
     template = r.text("client.id_template", "{0}") or "{0}"
     rules = {"client_map_file": r.path("client.map_file", None),
+             "client_map_check_s": r.number("client.map_check_s", 10),
              "client_hostname_pattern": pattern, "client_id_template": template}
     if pattern is not None:
         try:

@@ -39,7 +39,8 @@ STRINGS: dict[str, str] = {
     "unregistered_hint": "本机不在机器登记表中，暂时不能使用。请联系网管。",
     "unregistered_host": "计算机名：{hostname}",
     "unregistered_mac": "MAC 地址：{macs}",
-    "unregistered_fix": "网管：在 {file} 中加一行 {line}（逗号后填本机编号），然后重启本机。",
+    "unregistered_fix": "网管：在 {file} 中加一行 {line}（逗号后填本机编号），保存后本机自动启用；"
+                        "如未生效，请重启本机。",
     "debug_banner": "调试模式 · F1–F5 切换页面 · F12 退出",
 }
 

@@ -121,3 +121,28 @@ def test_a_pc_missing_from_the_mapping_file_stays_locked_on_the_unregistered_pag
 
     log = (tmp_path / "logs" / "kiosk-ui.log").read_text(encoding="utf-8")
     assert f"this machine is not registered: hostname {socket.gethostname()}" in log
+
+
+def test_a_pc_added_to_the_mapping_file_while_it_waits_starts_with_its_id(
+        screen: VirtualScreen, tmp_path: Path, started: list[Kiosk]) -> None:
+    write_map(tmp_path, ["OTHER-PC,52:54:00:00:00:01,370001"])
+    k = start_kiosk(screen, tmp_path, {"client": {"id": "auto", "map_file": "clients.csv",
+                                                  "map_check_s": 1}})
+    started.append(k)
+    ui = k.ui_pid(timeout=START_S)
+    wait_until(lambda: xscreen.is_mostly(xscreen.screenshot(screen), TOP_BAND,
+                                         UNREGISTERED_BGR), START_S, interval=0.2,
+               message=f"the 未登记的机器 page never showed\n{k.logs()}")
+    assert rest_requests(k) == {}
+
+    row, _ = this_pc_row("hostname")
+    write_map(tmp_path, ["OTHER-PC,52:54:00:00:00:01,370001", row])  # the operator's line
+    k.wait_scene("A", "startup", timeout=1 + START_S)
+    assert k.ui_pid(other_than=ui) != ui  # a new UI, started by the guardian, not a reboot
+    assert [e for e in k.trace() if e["event"] == "reboot"] == []
+    clients = wait_until(lambda: {c: v for c, v in k.state()["clients"].items()
+                                  if v.get("requests")}, 5, interval=0.1,
+                         message="the simulator was asked about no client")
+    assert set(clients) == {"370042"}, clients
+    log = (tmp_path / "logs" / "kiosk-ui.log").read_text(encoding="utf-8")
+    assert "this machine is registered now, as client 370042" in log
