@@ -91,6 +91,8 @@ class GuardianLink:
     def _beat(self) -> None:
         started = time.monotonic()
         seen = self._steps
+        # At once: from its first line on, the guardian allows hang_s, not the start's grace.
+        self._send("alive")
         while not self._closed.wait(HEARTBEAT_S):
             starting = self._steps == 0 and time.monotonic() - started < START_GRACE_S
             if starting or self._steps != seen:  # silent while the loop is stuck

@@ -72,6 +72,22 @@ def test_life_sign_goes_out_while_starting_then_only_while_the_loop_runs(fast_be
         os.close(write_fd)
 
 
+def test_the_first_life_sign_goes_out_at_once(monkeypatch):
+    monkeypatch.setattr(guardian_link, "HEARTBEAT_S", 60.0)  # no periodic beat in this test
+    sink = Sink()
+    pipe, write_fd = guardian_pipe()
+    link = GuardianLink(sink, pipe, [])
+    link.start()
+    try:
+        deadline = time.monotonic() + 5
+        while b"alive" not in sink.lines():  # the guardian's hang_s applies from here on
+            assert time.monotonic() < deadline, "no life sign at start"
+            time.sleep(0.01)
+    finally:
+        link.quit()
+        os.close(write_fd)
+
+
 def replaced(link: GuardianLink, monkeypatch) -> threading.Event:
     done = threading.Event()
 
