@@ -154,15 +154,16 @@ class Heartbeat:
         self._stopped.set()
 
     def _beat(self, pipe: BinaryIO, period_s: float) -> None:
-        seen = -1
-        while not self._stopped.wait(period_s):
-            if self.turns == seen:
-                continue  # the watch loop did not move: no sign of life
-            seen = self.turns
-            try:
-                pipe.write(b"alive\n")
-                pipe.flush()
-            except (OSError, ValueError):
+        seen = -1  # the first sign goes at once: the UI's grace lasts only until it comes
+        while True:
+            if self.turns != seen:  # else the watch loop did not move: no sign of life
+                seen = self.turns
+                try:
+                    pipe.write(b"alive\n")
+                    pipe.flush()
+                except (OSError, ValueError):
+                    return
+            if self._stopped.wait(period_s):
                 return
 
 

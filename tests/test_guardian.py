@@ -369,3 +369,15 @@ def test_heartbeat_goes_silent_when_the_guardians_loop_stops_turning():
     assert turning.is_set() and signs.hung
     assert len(lines) >= 3 and set(lines) == {b"alive\n"}
     beating.stop()
+
+
+def test_heartbeat_gives_its_first_sign_at_once():
+    feed = Feed()
+    out = os.fdopen(feed.write_fd, "wb")
+    beating = Heartbeat(out, period_s=60.0)  # no second beat within this test
+    signs = LifeLine(feed.reader, hang_s=5, start_grace_s=5)
+    started = time.monotonic()
+    assert next(iter(signs)) == b"alive\n"
+    assert time.monotonic() - started < 5  # not the 60 s period, not the grace
+    beating.stop()
+    out.close()
