@@ -33,11 +33,15 @@ def cover_first(argv: list[str]) -> Cover | None:
     over the screen, so the desktop shows for as short a time as the machine allows at
     boot. None without ``--window`` (a UI started by hand) or if it cannot be made here;
     the UI then makes it once the config is read, where a failure is logged."""
-    if WINDOW_FLAG not in argv[:-1]:
-        return None
+    def value(flag: str) -> str | None:
+        return argv[argv.index(flag) + 1] if flag in argv[:-1] else None
+
+    window = value(WINDOW_FLAG)
+    if value("--role") != "ui" or window is None:
+        return None  # the guardian itself never shows a window
     from kiosk.cover import cover_screen, window_spec
 
-    spec = window_spec(argv[argv.index(WINDOW_FLAG) + 1])
+    spec = window_spec(window)
     if spec is None:
         return None
     try:

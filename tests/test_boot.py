@@ -42,6 +42,7 @@ def test_the_guardians_ui_covers_the_screen_before_loading_anything_heavy(window
 
 @pytest.mark.parametrize("argv", [
     ("--config", "config.yaml"),  # the guardian itself: no window of its own
+    ("--config", "config.yaml", "--window", "full"),  # not even if it is given one
     ("--role", "ui"),  # a UI started by hand: the window comes once the config is read
     ("--role", "ui", "--window", "huge"),
     ("--role", "ui", "--window"),
