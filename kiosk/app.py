@@ -18,6 +18,8 @@ import pygame
 
 from kiosk.config import Config, fill
 from kiosk.flow import (
+    CALLS,
+    RESULTS,
     Cancel,
     Command,
     Confirm,
@@ -25,18 +27,12 @@ from kiosk.flow import (
     EndPressed,
     Event,
     Flow,
-    OfflineResult,
     Page,
     Reboot,
     Rebooted,
     RebootFailed,
-    ReportResult,
-    RequestOffline,
-    RequestReport,
-    RequestStatus,
     ShowPage,
     Start,
-    StatusResult,
     Tick,
     UserInput,
 )
@@ -53,7 +49,6 @@ log = logging.getLogger(__name__)
 
 TRACED_PAGES = frozenset({Page.STANDBY, Page.SCAN, Page.SESSION, Page.END, Page.UNPAID})
 ROUTE_AGAIN = frozenset({Outcome.SIMULATED, Outcome.SKIPPED})  # no reboot: start over
-RESULTS = {"status": StatusResult, "report": ReportResult, "offline": OfflineResult}
 INTENTS = {"end": EndPressed, "confirm": Confirm, "cancel": Cancel}
 
 
@@ -173,11 +168,8 @@ class App:
             BootScene, StandbyScene, ScanScene, SessionScene, EndScene, UnpaidScene,
             RebootingScene, RebootFailedScene)}
         self.scene = self.scenes[Page.BOOT]
-        self.callers = {
-            RequestStatus: Caller("status", self.api.status, self._post),
-            RequestReport: Caller("report", self.api.report, self._post),
-            RequestOffline: Caller("offline", self.api.offline, self._post),
-        }
+        self.callers = {request: Caller(name, getattr(self.api, name), self._post)
+                        for request, (name, _) in CALLS.items()}
         timers = config.timers
         self.refresher = Refresher(
             self.api, self.media, self._post, media_every_s=config.media_refresh_s,

@@ -201,6 +201,15 @@ class Reboot:
 
 
 Command = ShowPage | RequestStatus | RequestReport | RequestOffline | Reboot
+Request = RequestStatus | RequestReport | RequestOffline
+# Each call the core asks for: its name (the ``Api`` method, the worker's kind) and the
+# event its answer comes back as. The app, the venue tool and the tests all run it so.
+CALLS: dict[type[Request], tuple[str, type[StatusResult | ReportResult | OfflineResult]]] = {
+    RequestStatus: ("status", StatusResult),
+    RequestReport: ("report", ReportResult),
+    RequestOffline: ("offline", OfflineResult),
+}
+RESULTS = dict(CALLS.values())  # a call's name → the event its answer comes back as
 
 
 # --- what the pages display -------------------------------------------------

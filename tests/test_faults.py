@@ -24,20 +24,15 @@ from kiosk import api
 from kiosk.api import Api, FaultLog
 from kiosk.contract import ForeignAnswer, NetworkFault, Status
 from kiosk.flow import (
+    CALLS,
     Confirm,
     EndPressed,
     Event,
     Flow,
-    OfflineResult,
     Page,
     Reboot,
-    ReportResult,
-    RequestOffline,
-    RequestReport,
-    RequestStatus,
     ShowPage,
     Start,
-    StatusResult,
     Tick,
     Timers,
     UserInput,
@@ -53,8 +48,6 @@ TIMERS = Timers(scan_idle_s=10_000, scan_poll_s=0.2, session_report_s=0.3, sessi
 PERIOD_S = 0.2
 STEP_S = 0.02
 FAULT_WINDOW_S = 1.5
-CALLS = {RequestStatus: ("status", StatusResult), RequestReport: ("report", ReportResult),
-         RequestOffline: ("offline", OfflineResult)}
 
 
 class Clock:

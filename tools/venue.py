@@ -46,20 +46,18 @@ if str(ROOT) not in sys.path:  # run as a script: ``python tools/venue.py``
 from kiosk.api import Api  # noqa: E402
 from kiosk.contract import NetworkFault  # noqa: E402
 from kiosk.flow import (  # noqa: E402
+    CALLS,
+    RESULTS,
     Confirm,
     EndPressed,
     Event,
     Flow,
-    OfflineResult,
     Page,
     Reboot,
-    ReportResult,
     RequestOffline,
-    RequestReport,
     RequestStatus,
     ShowPage,
     Start,
-    StatusResult,
     Tick,
     Timers,
     UserInput,
@@ -70,8 +68,6 @@ TICK_S = 0.1  # the app's loop wakes about ten times a second (scaled like the t
 BURST_S = 0.1  # the window in which lock-step arrivals are counted (scaled like the timers)
 REST = {"/rest/status_client": "status", "/rest/clientStatus": "report",
         "/rest/offline": "offline", "/rest/serviceNum": "serviceNum"}
-KINDS = {RequestStatus: "status", RequestReport: "report", RequestOffline: "offline"}
-RESULTS = {"status": StatusResult, "report": ReportResult, "offline": OfflineResult}
 URL_LINE = re.compile(r"(http://127\.0\.0\.1:\d+)/")
 REPORT_TIMEOUT_S = 60  # the simulator's (real backend's) silence limit, before scaling
 REBOOT_S = 5  # a simulated reboot's 系统重启中, before scaling
@@ -186,11 +182,8 @@ class Pc:
         """Boot: a fresh API client and workers (the PC lost power), start-up routing."""
         self.api = Api(self.url, self.client_id, timeout_s=4)
         self.api.session.trust_env = False
-        self.callers = {
-            RequestStatus: Caller("status", self.api.status, self._post),
-            RequestReport: Caller("report", self.api.report, self._post),
-            RequestOffline: Caller("offline", self.api.offline, self._post),
-        }
+        self.callers = {request: Caller(name, getattr(self.api, name), self._post)
+                        for request, (name, _) in CALLS.items()}
         self.answers = queue.SimpleQueue()
         self.expect, self.confirmed_at, self.start_at = None, None, None
         self.plan_key, self.plan_at, self.action = None, None, None
@@ -246,7 +239,7 @@ class Pc:
                 self._rebooted(command.reason, now)
                 self.start_at = now + self.plan.venue_s(REBOOT_S)
             elif type(command) in self.callers:
-                self.log.requests_on[(self.flow.page.value, KINDS[type(command)])] += 1
+                self.log.requests_on[(self.flow.page.value, CALLS[type(command)][0])] += 1
                 if isinstance(command, RequestOffline):
                     self.log.offline_sent += 1
                 if isinstance(command, RequestStatus) and self.boot_at is not None:
