@@ -181,7 +181,7 @@ class Pc:
     def _power_on(self, number: int) -> None:
         """Boot: a fresh API client and workers (the PC lost power), start-up routing."""
         self.api = Api(self.url, self.client_id, timeout_s=4)
-        self.api.session.trust_env = False
+        self.api.session.proxies = {}  # the Api read the environment's: never for localhost
         self.callers = {request: Caller(name, getattr(self.api, name), self._post)
                         for request, (name, _) in CALLS.items()}
         self.answers = queue.SimpleQueue()
