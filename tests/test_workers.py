@@ -152,10 +152,8 @@ def server(tmp_path: Path) -> Iterator[str]:
 
 
 @pytest.fixture
-def media(tmp_path: Path, server: str) -> Iterator[MediaCache]:
-    with requests.Session() as session:
-        session.trust_env = False  # never route localhost through a proxy from the environment
-        yield MediaCache(tmp_path / "cache", server, timeout_s=2, session=session)
+def media(tmp_path: Path, server: str, http: requests.Session) -> MediaCache:
+    return MediaCache(tmp_path / "cache", server, timeout_s=2, session=http)
 
 
 def test_refresher_posts_service_number_then_the_new_background(posted, media):
