@@ -136,16 +136,25 @@ def watch(pipe: BinaryIO, on_page: Callable[[str], None] = lambda page: None,
 
 
 class Heartbeat:
-    """Tells the UI we are alive, every ``period_s``, but only while our watch loop
-    turns (``turn``): a guardian whose main thread is stuck (a hung call, a deadlock)
-    falls silent, and the UI replaces it (kiosk/guardian_link.py). The UI's life sign
-    comes from its own loop in the same way."""
+    """Life signs to the other process, every ``period_s``, but only while the sender's
+    own loop turns (``turn``): a process whose main thread is stuck (a hung call, a
+    deadlock) falls silent, and the other side treats it as hung. Both ends use it: the
+    guardian's watch loop, and the UI's main loop (kiosk/guardian_link.py), which for
+    ``grace_s`` before its first turn (window, fonts, media) signs life regardless.
+    The first sign goes at once: the other side's start grace lasts only until then.
+    ``send`` writes one sign; False means the pipe is gone and the beat ends."""
 
-    def __init__(self, pipe: BinaryIO, period_s: float = HEARTBEAT_S) -> None:
+    def __init__(self, send: Callable[[], bool], period_s: float = HEARTBEAT_S,
+                 grace_s: float = 0.0) -> None:
         self.turns = 0
+        self._send = send
+        self._period_s = period_s
+        self._grace_s = grace_s
         self._stopped = threading.Event()
-        threading.Thread(target=self._beat, args=(pipe, period_s), daemon=True,
-                         name="heartbeat").start()
+
+    def start(self) -> Heartbeat:
+        threading.Thread(target=self._beat, daemon=True, name="heartbeat").start()
+        return self
 
     def turn(self) -> None:
         self.turns += 1
@@ -153,18 +162,31 @@ class Heartbeat:
     def stop(self) -> None:
         self._stopped.set()
 
-    def _beat(self, pipe: BinaryIO, period_s: float) -> None:
-        seen = -1  # the first sign goes at once: the UI's grace lasts only until it comes
+    def _beat(self) -> None:
+        started = time.monotonic()
+        seen = -1
         while True:
-            if self.turns != seen:  # else the watch loop did not move: no sign of life
+            starting = self.turns == 0 and time.monotonic() - started < self._grace_s
+            if starting or self.turns != seen:  # else the loop did not move: no sign
                 seen = self.turns
-                try:
-                    pipe.write(b"alive\n")
-                    pipe.flush()
-                except (OSError, ValueError):
+                if not self._send():
                     return
-            if self._stopped.wait(period_s):
+            if self._stopped.wait(self._period_s):
                 return
+
+
+def pipe_sender(pipe: BinaryIO) -> Callable[[], bool]:
+    """``Heartbeat``'s ``send`` for a pipe of our own."""
+
+    def send() -> bool:
+        try:
+            pipe.write(b"alive\n")
+            pipe.flush()
+        except (OSError, ValueError):
+            return False
+        return True
+
+    return send
 
 
 class Guardian:
@@ -272,7 +294,7 @@ class Guardian:
             self.child = child
         log.info("UI started, pid %d", child.pid)
         assert child.stdin is not None and child.stdout is not None
-        beating = Heartbeat(child.stdin)
+        beating = Heartbeat(pipe_sender(child.stdin)).start()
         seen = watch(child.stdout, hang_s=self.config.guard.hang_s, on_turn=beating.turn)
         beating.stop()
         if seen.hung:
@@ -353,7 +375,7 @@ def run(config: Config, *, server_url: str | None = None, ui_pid: int | None = N
     log.info("guardian %d started (server %s)", os.getpid(), url)
     try:
         if ui_pid is not None:
-            beating = Heartbeat(sys.stdout.buffer)
+            beating = Heartbeat(pipe_sender(sys.stdout.buffer)).start()
             carry_on = guardian.adopt(sys.stdin.buffer, ui_pid, beating)
             beating.stop()
             if not carry_on:

@@ -17,11 +17,10 @@ import os
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Callable
 from typing import BinaryIO
 
-from kiosk.guardian import HEARTBEAT_S, REBOOT_FAILED_LINE, START_GRACE_S, LifeLine
+from kiosk.guardian import HEARTBEAT_S, REBOOT_FAILED_LINE, START_GRACE_S, Heartbeat, LifeLine
 from kiosk.platform import detached, kill, self_argv
 
 log = logging.getLogger(__name__)
@@ -41,7 +40,7 @@ class GuardianLink:
         self._lock = threading.Lock()
         self._page = "boot"
         self._closed = threading.Event()
-        self._steps = 0  # loop iterations, counted by the loop itself
+        self._heart: Heartbeat | None = None  # life signs, from start()
         self.reboot_failed = threading.Event()  # the guardian said its reboot failed
         self.on_reboot_failed: Callable[[], None] = lambda: None
 
@@ -59,7 +58,7 @@ class GuardianLink:
         if self._in is None:
             return
         threading.Thread(target=self._watch, daemon=True, name="guardian-watch").start()
-        threading.Thread(target=self._beat, daemon=True, name="guardian-beat").start()
+        self._heart = Heartbeat(self._alive, HEARTBEAT_S, grace_s=START_GRACE_S).start()
 
     def page(self, page: str) -> None:
         self._page = page
@@ -67,7 +66,8 @@ class GuardianLink:
 
     def progress(self) -> None:
         """Called once per loop iteration: the next life sign may go out."""
-        self._steps += 1
+        if self._heart is not None:
+            self._heart.turn()
 
     def reboot(self, outcome: str) -> None:
         """Tell the guardian what became of our own reboot (is page R a real reboot?)."""
@@ -76,6 +76,8 @@ class GuardianLink:
     def quit(self) -> None:
         """Tell the guardian this exit is on purpose (debug F12, the admin exit)."""
         self._closed.set()
+        if self._heart is not None:
+            self._heart.stop()
         self._send("quit")
 
     def _send(self, line: str) -> None:
@@ -88,16 +90,9 @@ class GuardianLink:
             except (OSError, ValueError):
                 pass  # the guardian is gone; _watch is starting a new one
 
-    def _beat(self) -> None:
-        started = time.monotonic()
-        seen = self._steps
-        # At once: from its first line on, the guardian allows hang_s, not the start's grace.
+    def _alive(self) -> bool:
         self._send("alive")
-        while not self._closed.wait(HEARTBEAT_S):
-            starting = self._steps == 0 and time.monotonic() - started < START_GRACE_S
-            if starting or self._steps != seen:  # silent while the loop is stuck
-                seen = self._steps
-                self._send("alive")
+        return True  # a gone guardian is replaced by _watch: keep beating to the new one
 
     def _watch(self) -> None:
         while not self._closed.is_set():

@@ -22,6 +22,7 @@ from kiosk.guardian import (
     Heartbeat,
     LifeLine,
     Watch,
+    pipe_sender,
     watch,
 )
 from kiosk.guardian import run as guardian_run
@@ -352,7 +353,7 @@ def test_the_watch_loop_turns_while_the_ui_is_silent():
 def test_heartbeat_goes_silent_when_the_guardians_loop_stops_turning():
     feed = Feed()  # here the guardian's end: the UI reads what the heartbeat writes
     out = os.fdopen(feed.write_fd, "wb")
-    beating = Heartbeat(out, period_s=0.05)
+    beating = Heartbeat(pipe_sender(out), period_s=0.05).start()
     signs = LifeLine(feed.reader, hang_s=0.5, start_grace_s=0.5)
     threading.Timer(5, out.close).start()  # a heartbeat that never stops ends here, not hung
     turning = threading.Event()
@@ -374,7 +375,7 @@ def test_heartbeat_goes_silent_when_the_guardians_loop_stops_turning():
 def test_heartbeat_gives_its_first_sign_at_once():
     feed = Feed()
     out = os.fdopen(feed.write_fd, "wb")
-    beating = Heartbeat(out, period_s=60.0)  # no second beat within this test
+    beating = Heartbeat(pipe_sender(out), period_s=60.0).start()  # no second beat here
     signs = LifeLine(feed.reader, hang_s=5, start_grace_s=5)
     started = time.monotonic()
     assert next(iter(signs)) == b"alive\n"
