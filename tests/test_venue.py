@@ -4,7 +4,8 @@
 seconds and checks the same invariants: every session the phones started is in the
 backend's ledger once and ended the way the customer ended it, no ``offline`` was
 called that the customer did not confirm, every rule the kiosks applied matches what
-the customers did, and a venue powering on at once does not poll in lock-step.
+the customers did, and a venue powering on at once does not send its first polls in
+lock-step.
 """
 
 from __future__ import annotations
@@ -73,11 +74,13 @@ def test_small_venue_loses_no_session_breaks_no_rule_and_spreads_its_polls():
     # in session a PC costs about one status poll per session_poll_s, reports per 10 s
     assert summary.per_pc_real[("C", "status")] == pytest.approx(0.5, rel=0.3)
     assert summary.per_pc_real[("C", "report")] == pytest.approx(0.1, rel=0.5)
-    # after each venue-wide boot, no 100 ms (of venue time) holds half the PCs' polls;
-    # in lock-step (jitter 0) 13 to 20 of the 20 arrive together on this machine
-    for most, span in summary.first_spread:  # the PCs' own timing, whatever the host's speed
+    # after each venue-wide boot the PCs issue their first polls spread over the start-up
+    # spread, not at one instant: in lock-step (jitter 0) all 20 go at 0 ms. This is the
+    # PCs' own timing. How the polls then arrive at the backend depends on the host as
+    # much as on the PCs (one Python process sends them all, and a busy CI machine
+    # bunches them whatever their phase: 11 of 20 in one burst with jitter, 9 to 15
+    # without), so ``make venue`` reports those figures and this test does not judge them.
+    for most, span in summary.first_spread:
         assert most <= plan.pcs / 2 and span > plan.timers().startup_spread_s / 2
-    for most, polls, busiest in summary.boot_spread:
-        assert polls >= plan.pcs
-        assert most <= plan.pcs / 2
-        assert busiest < 0.5
+    for _most, polls, _busiest in summary.boot_spread:
+        assert polls >= plan.pcs  # every PC polled in the window after each boot
