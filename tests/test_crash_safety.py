@@ -75,6 +75,14 @@ def steps(app: App, seconds: float) -> None:
         time.sleep(0.01)
 
 
+def wait_for(done, seconds: float = 10) -> bool:
+    """Whether ``done()`` came true within ``seconds``: a worker thread's own pace."""
+    deadline = time.monotonic() + seconds
+    while not done() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return bool(done())
+
+
 def until(app: App, done, seconds: float = 5) -> None:
     end = time.monotonic() + seconds
     while not done():
@@ -152,10 +160,10 @@ def test_a_worker_whose_answer_cannot_be_posted_goes_on(caplog):
 
     caller = Caller("status", lambda: calls.append(1) or len(calls), post)
     try:
-        for _ in range(2):
-            caller.ask()
-            time.sleep(0.2)
-        assert posted == [2]
+        caller.ask()
+        assert wait_for(lambda: len(calls) == 1)  # asked, answered, the post failed
+        caller.ask()
+        assert wait_for(lambda: posted == [2])  # the worker went on to the next ask
         assert any("posting the answer failed" in r.getMessage() and r.exc_info
                    for r in errors(caplog))
     finally:
@@ -176,13 +184,10 @@ def test_a_worker_thread_that_died_is_started_again_on_the_next_ask(caplog):
     caller = Caller("report", call, lambda kind, answer: posted.append(answer))
     try:
         caller.ask()
-        caller._thread.join(2)
+        caller._thread.join(10)
         assert not caller._thread.is_alive()
         caller.ask()
-        deadline = time.monotonic() + 2
-        while not posted and time.monotonic() < deadline:
-            time.sleep(0.01)
-        assert posted == ["fine"]
+        assert wait_for(lambda: posted == ["fine"])
         assert any("worker had stopped" in r.getMessage() for r in errors(caplog))
     finally:
         caller.stop()

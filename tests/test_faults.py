@@ -41,13 +41,15 @@ from kiosk.simulator import Simulator
 from kiosk.simulator.faults import CATALOGUE
 
 CLIENT = "370011"
-TIMEOUT_S = 0.2  # the API's timeout here; the stalls below are three times as long
+# The API's timeout here: far above an in-process call on a loaded machine (2 ms typical,
+# 7 ms at worst idle), so only a fault ever times out; the stalls are three times as long.
+TIMEOUT_S = 0.5
 STALL_S = 3 * TIMEOUT_S
 TIMERS = Timers(scan_idle_s=10_000, scan_poll_s=0.2, session_report_s=0.3, session_poll_s=0.2,
                 after_confirm_reboot_s=10_000, unpaid_poll_s=0.2, request_stale_s=10_000)
 PERIOD_S = 0.2
 STEP_S = 0.02
-FAULT_WINDOW_S = 1.5
+FAULT_WINDOW_S = 3.5  # kiosk time; in C a stalled poll and report take a second: 4 polls
 
 
 class Clock:
@@ -254,7 +256,9 @@ def test_an_offline_the_server_did_but_whose_answer_was_lost_ends_in_a_rule_5_re
     kiosk.step()
     assert kiosk.page is Page.SESSION and kiosk.reboots == []  # the kiosk heard nothing back
     kiosk.run_until(lambda: kiosk.reboots, STALL_S + PERIOD_S + 1, skip=False)
-    assert kiosk.reboots == ["rule5:onlineStatus=3"]  # the server had ended it: locked again
+    # the server had ended it: locked again, on whichever answer tells first (the status
+    # poll's 3 normally, the report's 2 if that poll timed out on a loaded machine)
+    assert kiosk.reboots in (["rule5:onlineStatus=3"], ["rule5:report=2"])
 
 
 def test_a_stall_of_fifteen_seconds_costs_a_poll_only_the_timeout(venue, caplog):
@@ -299,11 +303,12 @@ def test_server_down_for_minutes_logs_a_line_a_minute_and_is_noticed_within_a_pe
 def test_refuse_through_the_control_api_comes_back_by_itself(venue):
     kiosk = kiosk_on(venue, Page.SESSION)
     venue.faults.configure({"endpoint": "status", "fault": "none"})
-    venue.refuse(0.6)
+    venue.refuse(2.0)
     down = kiosk.clock()
-    kiosk.run(0.3, skip=False)
-    assert all(isinstance(a, NetworkFault) for a in kiosk.since(down, "status"))
-    kiosk.run_until(lambda: any(isinstance(a, Status) for a in kiosk.since(down, "status")), 3,
+    kiosk.run(0.5, skip=False)
+    refused = kiosk.since(down, "status")
+    assert refused and all(isinstance(a, NetworkFault) for a in refused)
+    kiosk.run_until(lambda: any(isinstance(a, Status) for a in kiosk.since(down, "status")), 5,
                     skip=False)
     assert kiosk.page is Page.SESSION and kiosk.reboots == []
 
@@ -349,23 +354,24 @@ def test_dns_failing_in_a_session_changes_nothing_and_its_return_is_seen_in_a_pe
         venue, resolver, failure):
     port = venue.base_url.rsplit(":", 1)[1]
     venue.venue.start(CLIENT)
-    kiosk = HeadlessKiosk(f"http://{NAME}:{port}")
+    timeout = 0.2  # every call fails on the lookup alone here: no answer can come late
+    kiosk = HeadlessKiosk(f"http://{NAME}:{port}", timeout_s=timeout)
     kiosk.run_until(lambda: kiosk.page is Page.SESSION, 2)
     resolver["dns"] = failure
     start = kiosk.clock()
-    kiosk.run(1.0, skip=False)
+    kiosk.run(2.0, skip=False)  # hung: a status and a report of 0.2 s each, 5 polls or so
     polls = kiosk.since(start, "status")
     assert len(polls) >= 3 and all(a.kind == "dns" for a in polls)
     slowest = max(b - a for (a, *_), (b, *_) in zip(kiosk.answers, kiosk.answers[1:],
                                                      strict=False))
-    assert slowest < TIMEOUT_S + PERIOD_S + 0.5  # a hung lookup holds no poll past the timeout
+    assert slowest < timeout + PERIOD_S + 0.5  # a hung lookup holds no poll past the timeout
     assert kiosk.page is Page.SESSION and kiosk.reboots == []
     resolver["dns"] = "up"
     back = kiosk.clock()
     took = kiosk.run_until(lambda: any(isinstance(a, Status) for a in kiosk.since(back,
                                                                                 "status")), 3,
                            skip=False)
-    assert took <= PERIOD_S + TIMEOUT_S + 0.5
+    assert took <= PERIOD_S + timeout + 0.5
 
 
 def test_a_hung_resolver_costs_a_few_threads_not_one_a_poll(resolver):

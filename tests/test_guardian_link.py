@@ -45,28 +45,45 @@ def guardian_pipe() -> tuple[io.BufferedReader, int]:
     return os.fdopen(read_fd, "rb"), write_fd
 
 
+def quiet_for(sink: Sink, seconds: float, within: float = 10.0) -> bool:
+    """Whether ``sink`` got no new line for ``seconds`` at some point ``within`` from now:
+    a beat still going never lets it, a late one on a busy machine only delays it."""
+    deadline = time.monotonic() + within
+    count, since = len(sink.lines()), time.monotonic()
+    while time.monotonic() < deadline:
+        time.sleep(0.02)
+        if len(sink.lines()) != count:
+            count, since = len(sink.lines()), time.monotonic()
+        elif time.monotonic() - since >= seconds:
+            return True
+    return False
+
+
+def lines_reach(sink: Sink, count: int, within: float = 10.0, *, step=lambda: None) -> bool:
+    deadline = time.monotonic() + within
+    while len(sink.lines()) < count and time.monotonic() < deadline:
+        step()
+        time.sleep(0.05)
+    return len(sink.lines()) >= count
+
+
 def test_life_sign_goes_out_while_starting_then_only_while_the_loop_runs(fast_beat,
                                                                          monkeypatch):
-    monkeypatch.setattr(guardian_link, "START_GRACE_S", 0.4)
+    monkeypatch.setattr(guardian_link, "START_GRACE_S", 1.0)
     sink = Sink()
     pipe, write_fd = guardian_pipe()
     link = GuardianLink(sink, pipe, [])
     link.start()
     try:
-        time.sleep(0.3)  # starting (window, fonts): signs without loop steps
-        assert sink.lines().count(b"alive") >= 2
-        time.sleep(0.3)  # a start stuck past the grace: silence
-        quiet_from = len(sink.lines())
-        time.sleep(0.4)
-        assert len(sink.lines()) == quiet_from
-        for _ in range(10):  # the loop runs
-            link.progress()
-            time.sleep(0.05)
-        assert len(sink.lines()) >= quiet_from + 2
-        time.sleep(0.2)  # let a beat go out for the last step
-        stuck_at = len(sink.lines())
-        time.sleep(0.5)  # stuck again: no more signs
-        assert len(sink.lines()) == stuck_at
+        # starting (window, fonts): signs without loop steps, every beat of the grace
+        assert lines_reach(sink, 2)  # the first at once, then more while starting
+        # a start stuck past the grace: silence, ten beats long and more
+        assert quiet_for(sink, 0.5)
+        quiet_at = len(sink.lines())
+        # the loop runs: signs again
+        assert lines_reach(sink, quiet_at + 2, step=link.progress)
+        # stuck again: silence
+        assert quiet_for(sink, 0.5)
     finally:
         link.quit()
         os.close(write_fd)

