@@ -47,7 +47,9 @@ def auto_kiosk(screen: VirtualScreen, tmp_path: Path, started: list[Kiosk],
                rows: list[str]) -> Kiosk:
     write_map(tmp_path, rows)
     # The map file is given relative to the config's folder, as an operator writes it.
-    k = start_kiosk(screen, tmp_path, {"client": {"id": "auto", "map_file": "clients.csv"}})
+    # B stays up (rule 1) long enough for screenshots and QR decoding on a busy machine.
+    k = start_kiosk(screen, tmp_path, {"client": {"id": "auto", "map_file": "clients.csv"},
+                                       "timers": {"scan_idle_s": 30}})
     started.append(k)
     return k
 

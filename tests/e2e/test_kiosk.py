@@ -229,7 +229,9 @@ def clicked_at(x: int, y: int, screen: VirtualScreen) -> float:
 
 def test_standby_video_plays_and_a_click_shows_this_clients_qr(
         screen: VirtualScreen, kiosk: StartKiosk) -> None:
-    k = kiosk()
+    # B must outlast the screenshots and QR decoding of a busy machine: rule 1 (4 s by
+    # default here) took it away before the QR was decoded once.
+    k = kiosk({"timers": {"scan_idle_s": 30}})
     first = on_standby(k)
     assert entries(k, event="scene")[0] == first  # A is the first traced page
     geometry_is(k, FULL)
