@@ -10,7 +10,12 @@ import textwrap
 import pytest
 
 from kiosk.platform import InstanceLock
-from kiosk.platform.instance import ERROR_ACCESS_DENIED, ERROR_ALREADY_EXISTS, mutex_name
+from kiosk.platform.instance import (
+    ERROR_ACCESS_DENIED,
+    ERROR_ALREADY_EXISTS,
+    HOLDER_WAIT_S,
+    mutex_name,
+)
 
 
 def test_second_holder_is_refused_and_told_who_holds_it(tmp_path):
@@ -20,6 +25,52 @@ def test_second_holder_is_refused_and_told_who_holds_it(tmp_path):
     assert not second.acquire()
     assert second.holder() == os.getpid()
     assert path.read_text() == str(os.getpid())
+
+
+def test_start_refused_before_the_holder_wrote_its_pid_still_names_it(tmp_path):
+    """The holder takes the lock, then writes its pid: a second start refused in between
+    finds the file empty and reads it again instead of saying "pid unknown"."""
+    path = tmp_path / "kiosk.lock"
+    first = InstanceLock(path)
+    assert first._flock()  # locked, pid not written yet: the moment two starts collide in
+    naps: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        naps.append(seconds)
+        if len(naps) == 2:
+            first._write_pid()  # the holder gets there while the refused start waits
+
+    second = InstanceLock(path, sleep=sleep)
+    assert not second.acquire()
+    assert path.read_text() == ""
+    assert second.holder() == os.getpid()
+    assert len(naps) == 2
+
+
+def test_holder_of_a_lock_file_that_stays_empty_is_unknown_after_a_second(tmp_path):
+    path = tmp_path / "kiosk.lock"
+    path.write_text("")
+    now = [100.0]
+
+    def sleep(seconds: float) -> None:
+        now[0] += seconds
+
+    lock = InstanceLock(path, clock=lambda: now[0], sleep=sleep)
+    assert lock.holder() is None
+    assert 100.0 + HOLDER_WAIT_S <= now[0] < 100.0 + HOLDER_WAIT_S + 0.1
+
+
+@pytest.mark.parametrize("content", [None, "not a pid", "4242"])
+def test_holder_answers_at_once_unless_the_file_is_empty(tmp_path, content):
+    path = tmp_path / "kiosk.lock"
+    if content is not None:
+        path.write_text(content)
+
+    def sleep(seconds: float) -> None:
+        raise AssertionError("waited for a pid that will not change")
+
+    holder = InstanceLock(path, sleep=sleep).holder()
+    assert holder == (4242 if content == "4242" else None)
 
 
 HOLDER = textwrap.dedent("""

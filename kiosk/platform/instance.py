@@ -13,6 +13,7 @@ import logging
 import os
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,10 @@ log = logging.getLogger(__name__)
 
 ERROR_ALREADY_EXISTS = 183
 ERROR_ACCESS_DENIED = 5
+# A holder writes its pid just after it takes the lock: a second start that reads in
+# between finds the file empty, and reads it again for this long (or until it is written).
+HOLDER_WAIT_S = 1.0
+HOLDER_STEP_S = 0.02
 
 
 def mutex_name(path: Path) -> str:
@@ -52,11 +57,15 @@ class InstanceLock:
     """``acquire()`` is True for the one process that may run the kiosk."""
 
     def __init__(self, path: Path, platform: str = sys.platform, *,
-                 kernel32: Any = None, fcntl: Any = None) -> None:
+                 kernel32: Any = None, fcntl: Any = None,
+                 clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
         self.path = path
         self.platform = platform
         self._kernel32 = kernel32
         self._fcntl = fcntl
+        self._clock = clock
+        self._sleep = sleep
         self._held: Any = None  # the open file (POSIX) or the mutex handle (Windows)
 
     def acquire(self) -> bool:
@@ -79,13 +88,22 @@ class InstanceLock:
             time.sleep(step_s)
         return True
 
-    def holder(self) -> int | None:
-        """The pid written by whoever holds the lock, if it can be read."""
-        try:
-            text = self.path.read_text(encoding="ascii").strip()
-        except (OSError, UnicodeDecodeError):
-            return None
-        return int(text) if text.isdigit() else None
+    def holder(self, wait_s: float = HOLDER_WAIT_S) -> int | None:
+        """The pid written by whoever holds the lock, if it can be read.
+
+        The holder takes the lock first and writes its pid a moment later, so a start
+        refused in between finds the file empty: it is read again for up to ``wait_s``
+        until the pid is there. A missing file or anything but a pid is answered at once.
+        """
+        deadline = self._clock() + wait_s
+        while True:
+            try:
+                text = self.path.read_text(encoding="ascii").strip()
+            except (OSError, UnicodeDecodeError):
+                return None
+            if text or self._clock() >= deadline:
+                return int(text) if text.isdigit() else None
+            self._sleep(HOLDER_STEP_S)
 
     def _flock(self) -> bool:
         fcntl = self._fcntl or _fcntl()

@@ -22,6 +22,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,8 @@ CLIENT_ID = "370011"
 QR_URL = "http://venue.example/h5/scan?clientId={client_id}"
 PAY_QR_URL = "http://venue.example/h5/pay?clientId={client_id}"
 CONTROL_LINE = re.compile(r"control page: (http://127\.0\.0\.1:\d+)/")
+# kiosk/logs.py FORMAT: "%(asctime)s %(levelname)s %(process)d %(name)s: %(message)s"
+LOG_LINE = re.compile(r"(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) (\w+) (\d+) ([\w.]+): (.*)")
 
 Entry = dict[str, Any]
 
@@ -71,6 +74,8 @@ def base_config(tmp_path: Path) -> dict[str, Any]:
             "session_poll_s": 0.5,
             "after_confirm_reboot_s": 3,
             "unpaid_poll_s": 0.5,
+            # The config's default, written out: the tests' timing bounds read it from here.
+            "jitter": 0.05,
         },
         "reboot": {"mode": "simulate", "command": [], "simulate_s": 1},
         # Locked pages fill the whole virtual screen, as on a café PC.
@@ -306,6 +311,49 @@ class Kiosk:
     def client(self) -> dict[str, Any]:
         """This kiosk's client as the simulator sees it (status, reports, offline_calls)."""
         return self.state()["clients"].get(self.client_id, {})
+
+    def ledger(self) -> dict[str, Any]:
+        """GET /control/ledger: the sessions and every request's arrival time (epoch s)."""
+        assert self.base_url is not None
+        response = self.http.get(f"{self.base_url}/control/ledger", timeout=5)
+        response.raise_for_status()
+        return response.json()
+
+    def arrivals(self, path: str, after: float = 0.0) -> list[float]:
+        """When requests for ``path`` (``/rest/status_client``, ``/control/start``...) reached
+        the simulator, by its own clock, oldest first: the backend's side of the timing,
+        free of the test's own process starts and HTTP calls."""
+        return [t for t, p in self.ledger()["arrivals"] if p == path and t >= after]
+
+    # --- the log files
+
+    def log_entries(self, name: str = "kiosk") -> list[tuple[float, int, str]]:
+        """``(epoch s, pid, message)`` of each line of ``<log dir>/<name>.log`` (``kiosk`` is
+        the guardians', ``kiosk-ui`` the UIs'): the kiosk's own account of when it did what.
+        Times are to the millisecond (truncated); continuation lines are skipped."""
+        path = Path(self.config["log"]["dir"]) / f"{name}.log"
+        try:
+            text = path.read_text("utf-8", "replace")
+        except FileNotFoundError:
+            return []
+        found = []
+        for line in text.splitlines():
+            match = LOG_LINE.fullmatch(line)
+            if match:
+                at = datetime.strptime(match.group(1), "%Y-%m-%d %H:%M:%S,%f").timestamp()
+                found.append((at, int(match.group(3)), match.group(5)))
+        return found
+
+    def wait_log(self, name: str, match: Callable[[str], bool], timeout: float,
+                 after: float = 0.0, message: str = "no such log line") -> tuple[float, int, str]:
+        """The first line of log ``name`` written at ``after`` or later that ``match`` accepts."""
+
+        def find() -> tuple[float, int, str] | None:
+            # A line's time is truncated to the millisecond: one written at ``after`` may show less.
+            return next((e for e in self.log_entries(name)
+                         if e[0] >= after - 0.001 and match(e[2])), None)
+
+        return wait_until(find, timeout, interval=0.05, message=f"{message}\n{self.logs()}")
 
     # --- diagnostics
 

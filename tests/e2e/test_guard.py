@@ -113,9 +113,9 @@ def to_session_from_standby(k: Kiosk, screen: VirtualScreen) -> None:
     """A → B → C when A is showing already."""
     since = k.mark()
     xscreen.click(200, 200, screen)
-    k.wait_scene("B", "input", timeout=3, since=since)
+    k.wait_scene("B", "input", timeout=5, since=since)
     k.control("start")
-    k.wait_scene("C", "rule2:onlineStatus=2", timeout=5, since=since)
+    k.wait_scene("C", "rule2:onlineStatus=2", timeout=10, since=since)
 
 
 # --------------------------------------------------------------------------- hangs
@@ -130,17 +130,23 @@ def test_hung_widget_counts_as_closed_and_reboots_within_hang_time(
     since = k.mark()
     with stopped(old):
         hung_at = time.time()
-        at = wait_until(lambda: written_at(marker), HANG_S + 2 + 3, interval=0.05,
-                        message=f"no reboot for the stopped UI\n{k.logs()}")
-        assert at - hung_at <= HANG_S + 2, f"rebooted {at - hung_at:.1f}s after the hang"
-        reboot = k.wait_reboot("rule3:", timeout=2, since=since)
+        # The guardian's decision, by its trace line; the marker is written by a cold
+        # Python it starts, so it only shows that the command ran, once, after that.
+        reboot = k.wait_reboot("rule3:", timeout=HANG_S + 10, since=since)
+        print(f"rule 3 reboot traced {reboot['ts'] - hung_at:.3f} s after the hang")
         assert reboot["reason"] == "rule3:ui_hung_in_C"
+        assert reboot["ts"] - hung_at <= HANG_S + 1.5, (
+            f"rebooted {reboot['ts'] - hung_at:.1f}s after the hang")
+        at = wait_until(lambda: written_at(marker), 10, interval=0.05,
+                        message=f"no reboot for the stopped UI\n{k.logs()}")
+        assert at >= reboot["ts"] - 0.001, "the reboot command ran before the guardian decided"
         wait_until(lambda: gone(old), 5, message="the hung UI was not killed")
     new = k.ui_pid(timeout=10, other_than=old)
     geometry_is(k, FULL)
-    screen_is(screen, REBOOTING_BGR, corners(), 10, "系统重启中 does not cover the screen")
+    screen_is(screen, REBOOTING_BGR, corners(), START_S, "系统重启中 does not cover the screen")
     assert k.ui_pids() == [new]
     assert len(entries(k, since, "reboot")) == 1
+    assert written_at(marker) == at, "the reboot command ran twice"
 
 
 def test_hung_standby_page_is_replaced_by_a_new_one_without_reboot(
@@ -151,7 +157,7 @@ def test_hung_standby_page_is_replaced_by_a_new_one_without_reboot(
     old = k.ui_pid()
     since = k.mark()
     with stopped(old):
-        new = k.ui_pid(timeout=HANG_S + 2 + 3, other_than=old)
+        new = k.ui_pid(timeout=HANG_S + 10, other_than=old)
     k.wait_scene("A", "startup", timeout=START_S, since=since)
     geometry_is(k, FULL)
     assert gone(old) and k.ui_pids() == [new]
@@ -167,16 +173,19 @@ def test_suspended_guardian_is_replaced_so_killing_the_widget_still_reboots(
     assert k.proc is not None
     old = k.proc.pid
     with stopped(old):  # a customer suspends the guardian (Resource Monitor can)
-        wait_until(lambda: gone(old), HANG_S + 2 + 3, interval=0.1,
+        wait_until(lambda: gone(old), HANG_S + 10, interval=0.1,
                    message=f"the suspended guardian was not replaced\n{k.logs()}")
     adopted = wait_until(lambda: guardians(k, other_than=old), 10, interval=0.05,
                          message="no new guardian")
-    time.sleep(1.0)  # it reads the page the UI sends it
+    # Up and holding the kiosk's lock (the UI sent it the page C on its pipe at its start).
+    lock = Path(k.config["log"]["dir"]) / "kiosk.lock"
+    wait_until(lambda: lock.read_text().strip() == str(adopted), 10, interval=0.05,
+               message="the new guardian did not take the lock")
     since = k.mark()
     os.kill(ui, signal.SIGKILL)  # ... then closes the widget
-    wait_until(lambda: written_at(marker), 5, interval=0.05,
+    k.wait_reboot("rule3:ui_closed_in_C", timeout=10, since=since)
+    wait_until(lambda: written_at(marker), 10, interval=0.05,
                message=f"no reboot after the widget was killed\n{k.logs()}")
-    k.wait_reboot("rule3:ui_closed_in_C", timeout=2, since=since)
     assert adopted in k.pids()
 
 
@@ -270,17 +279,17 @@ def test_maintenance_flag_shows_the_banner_and_no_rule_reboots(
     top = (SCREEN_W // 2 - 20, 8, 40, 14)
     assert not banner_shown(xscreen.screenshot(screen), top)
     flag.touch()  # the operator enters maintenance while the kiosk runs
-    wait_until(lambda: banner_shown(xscreen.screenshot(screen), top), 5, interval=0.1,
+    wait_until(lambda: banner_shown(xscreen.screenshot(screen), top), 10, interval=0.1,
                message="no 维护模式 banner on A")
 
     to_session_from_standby(k, screen)
     widget_top = (SCREEN_W - 336 + 160 - 15, 16 + 2, 30, 10)
-    wait_until(lambda: banner_shown(xscreen.screenshot(screen), widget_top), 5, interval=0.1,
+    wait_until(lambda: banner_shown(xscreen.screenshot(screen), widget_top), 10, interval=0.1,
                message="no 维护模式 banner on the widget")
 
     since = k.mark()
     k.control("end")  # rule 5 in C: a reboot, skipped
-    skipped = k.wait_entry(lambda e: e["event"] == "reboot_skipped", 5, since)
+    skipped = k.wait_entry(lambda e: e["event"] == "reboot_skipped", 10, since)
     assert skipped["reason"].startswith("rule5:") and str(flag) in skipped["why"]
     k.wait_scene("E", "startup", timeout=START_S, since=since)  # started over: the unpaid page
     assert written_at(marker) is None and entries(k, event="reboot") == []
@@ -297,7 +306,7 @@ def test_maintenance_flag_makes_a_killed_widget_come_back_with_the_session(
     since = k.mark()
     os.kill(old, signal.SIGKILL)
     k.wait_scene("C", "startup", timeout=START_S, since=since)
-    skipped = k.wait_entry(lambda e: e["event"] == "reboot_skipped", 2, since)
+    skipped = k.wait_entry(lambda e: e["event"] == "reboot_skipped", 5, since)
     assert skipped["reason"] == "rule3:ui_closed_in_C"
     assert written_at(marker) is None and entries(k, event="reboot") == []
 
@@ -305,8 +314,8 @@ def test_maintenance_flag_makes_a_killed_widget_come_back_with_the_session(
     old = k.ui_pid()
     since = k.mark()
     os.kill(old, signal.SIGKILL)
-    wait_until(lambda: written_at(marker), 5, interval=0.05, message="no reboot after maintenance")
-    k.wait_reboot("rule3:ui_closed_in_C", timeout=2, since=since)
+    k.wait_reboot("rule3:ui_closed_in_C", timeout=10, since=since)
+    wait_until(lambda: written_at(marker), 10, interval=0.05, message="no reboot after maintenance")
 
 
 # --------------------------------------------------------------------------- admin exit
@@ -336,13 +345,14 @@ def test_admin_chord_without_a_password_configured_does_nothing(
     k = kiosk({"debug": False, "timers": {"scan_idle_s": 30}})
     on_standby(k)
     xscreen.click(200, 200, screen)
-    k.wait_scene("B", "input", timeout=3)
+    k.wait_scene("B", "input", timeout=5)
+    pressed = time.time()
     press(k, "ctrl+alt+shift+F10")
-    time.sleep(1.0)
+    # The UI took the chord (and said why it does nothing) before the screen is judged.
+    k.wait_log("kiosk-ui", lambda line: "admin.password_hash is not set" in line, 10,
+               after=pressed, message="the UI did not log the chord")
     qr_shown(screen, fill(QR_URL))  # no prompt card over the QR
     assert k.proc is not None and k.proc.poll() is None
-    assert "admin.password_hash is not set" in (
-        Path(k.config["log"]["dir"]) / "kiosk-ui.log").read_text("utf-8")
 
 
 def test_admin_prompt_covers_the_page_and_escape_closes_it(
@@ -351,9 +361,9 @@ def test_admin_prompt_covers_the_page_and_escape_closes_it(
                "admin": {"password_hash": make_hash(PASSWORD, 1000)}})
     on_standby(k)
     xscreen.click(200, 200, screen)
-    k.wait_scene("B", "input", timeout=3)
+    k.wait_scene("B", "input", timeout=5)
     press(k, "ctrl+alt+shift+F10")
-    wait_until(lambda: not xscreen.decode_qr(xscreen.screenshot(screen)), 5, interval=0.1,
+    wait_until(lambda: not xscreen.decode_qr(xscreen.screenshot(screen)), 10, interval=0.1,
                message="the prompt does not cover the page")
     press(k, "Escape")
     qr_shown(screen, fill(QR_URL))
@@ -369,11 +379,11 @@ def test_failing_reboot_command_leaves_the_pc_locked_on_contact_staff(
     to_session(k, screen)
     since = k.mark()
     k.control("end")
-    k.wait_reboot("rule5:", timeout=5, since=since)
+    k.wait_reboot("rule5:", timeout=10, since=since)
     failed = k.wait_entry(lambda e: e["event"] == "reboot_failed", 10, since)
     assert failed["reason"].startswith("rule5:")
     geometry_is(k, FULL)
-    screen_is(screen, FAILED_BGR, corners(), 5, "请联系网管 does not cover the screen")
+    screen_is(screen, FAILED_BGR, corners(), 10, "请联系网管 does not cover the screen")
     ui = k.ui_pid()
     time.sleep(3)  # no routing, no second reboot, no unlock
     assert entries(k, since, "scene") == [] and len(entries(k, since, "reboot")) == 1
@@ -382,7 +392,7 @@ def test_failing_reboot_command_leaves_the_pc_locked_on_contact_staff(
 
     os.kill(ui, signal.SIGKILL)  # killed there: back on the same page, still no reboot
     k.ui_pid(timeout=10, other_than=ui)
-    screen_is(screen, FAILED_BGR, corners(), 10, "请联系网管 did not come back")
+    screen_is(screen, FAILED_BGR, corners(), START_S, "请联系网管 did not come back")
     assert len(entries(k, since, "reboot")) == 1
 
 
@@ -393,24 +403,28 @@ def test_guardian_reboot_with_a_missing_program_ends_on_contact_staff(
     old = k.ui_pid()
     since = k.mark()
     os.kill(old, signal.SIGKILL)
-    k.wait_reboot("rule3:ui_closed_in_C", timeout=3, since=since)
+    k.wait_reboot("rule3:ui_closed_in_C", timeout=10, since=since)
     k.wait_entry(lambda e: e["event"] == "reboot_failed", 10, since)
     k.ui_pid(timeout=10, other_than=old)
     geometry_is(k, FULL)
-    screen_is(screen, FAILED_BGR, corners(), 10, "请联系网管 does not cover the screen")
+    screen_is(screen, FAILED_BGR, corners(), START_S, "请联系网管 does not cover the screen")
 
 
 def test_reboot_accepted_but_never_happening_ends_on_contact_staff(
         screen: VirtualScreen, kiosk: StartKiosk) -> None:
-    # `true` says yes and does nothing, like a shutdown a diskless system blocks.
-    k = kiosk({"reboot": {"mode": "command", "command": ["true"], "down_within_s": 1}})
+    # `true` says yes and does nothing, like a shutdown a diskless system blocks. 系统重启中
+    # shows for about twice down_within_s: long enough to photograph on a busy machine.
+    down_within_s = 3
+    k = kiosk({"reboot": {"mode": "command", "command": ["true"],
+                          "down_within_s": down_within_s}})
     to_session(k, screen)
     since = k.mark()
     k.control("end")
-    reboot = k.wait_reboot("rule5:", timeout=5, since=since)
-    screen_is(screen, REBOOTING_BGR, corners(), 1, "系统重启中 does not cover the screen")
-    failed = k.wait_entry(lambda e: e["event"] == "reboot_failed", 10, since)
-    assert failed["ts"] - reboot["ts"] >= 2 * 1  # believed down_within_s, asked again, believed
+    reboot = k.wait_reboot("rule5:", timeout=10, since=since)
+    screen_is(screen, REBOOTING_BGR, corners(), 5, "系统重启中 does not cover the screen")
+    failed = k.wait_entry(lambda e: e["event"] == "reboot_failed", 2 * down_within_s + 10, since)
+    # Believed for down_within_s, asked again, believed again: only then it failed.
+    assert failed["ts"] - reboot["ts"] >= 2 * down_within_s
     geometry_is(k, FULL)
-    screen_is(screen, FAILED_BGR, corners(), 5, "请联系网管 does not cover the screen")
+    screen_is(screen, FAILED_BGR, corners(), 10, "请联系网管 does not cover the screen")
     assert len(entries(k, since, "reboot")) == 1 and entries(k, since, "scene") == []

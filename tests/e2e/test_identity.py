@@ -47,7 +47,9 @@ def auto_kiosk(screen: VirtualScreen, tmp_path: Path, started: list[Kiosk],
                rows: list[str]) -> Kiosk:
     write_map(tmp_path, rows)
     # The map file is given relative to the config's folder, as an operator writes it.
-    k = start_kiosk(screen, tmp_path, {"client": {"id": "auto", "map_file": "clients.csv"}})
+    # B stays up (rule 1) long enough for screenshots and QR decoding on a busy machine.
+    k = start_kiosk(screen, tmp_path, {"client": {"id": "auto", "map_file": "clients.csv"},
+                                       "timers": {"scan_idle_s": 30}})
     started.append(k)
     return k
 
@@ -78,15 +80,15 @@ def test_auto_id_from_the_mapping_file_is_the_one_the_server_and_the_qr_see(
     k.wait_scene("A", "startup", timeout=START_S)
 
     clients = wait_until(lambda: {c: v for c, v in k.state()["clients"].items()
-                                  if v.get("requests")}, 5, interval=0.1,
+                                  if v.get("requests")}, 10, interval=0.1,
                          message="the simulator was asked about no client")
     assert set(clients) == {"370042"}, clients  # never "auto", never another PC's id
 
     since = k.mark()
     xscreen.click(200, 200, screen)
-    k.wait_scene("B", "input", timeout=3, since=since)
+    k.wait_scene("B", "input", timeout=5, since=since)
     wanted = fill(QR_URL, "370042")
-    wait_until(lambda: xscreen.decode_qr(xscreen.screenshot(screen)) == [wanted], 5,
+    wait_until(lambda: xscreen.decode_qr(xscreen.screenshot(screen)) == [wanted], 10,
                interval=0.1, message=f"QR {wanted!r} not shown")
 
     log = (tmp_path / "logs" / "kiosk-ui.log").read_text(encoding="utf-8")
@@ -141,7 +143,7 @@ def test_a_pc_added_to_the_mapping_file_while_it_waits_starts_with_its_id(
     assert k.ui_pid(other_than=ui) != ui  # a new UI, started by the guardian, not a reboot
     assert [e for e in k.trace() if e["event"] == "reboot"] == []
     clients = wait_until(lambda: {c: v for c, v in k.state()["clients"].items()
-                                  if v.get("requests")}, 5, interval=0.1,
+                                  if v.get("requests")}, 10, interval=0.1,
                          message="the simulator was asked about no client")
     assert set(clients) == {"370042"}, clients
     log = (tmp_path / "logs" / "kiosk-ui.log").read_text(encoding="utf-8")

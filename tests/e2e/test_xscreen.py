@@ -146,7 +146,7 @@ def test_window_found_by_pid_at_its_place(screen: VirtualScreen, app: App) -> No
 def test_screenshot_shows_colour_and_qr(screen: VirtualScreen, app: App, tmp_path: Path) -> None:
     img = xscreen.wait_until(
         lambda: shows(screen, app.area(PLAIN_AREA), COLOUR_START),
-        timeout=5,
+        timeout=10,
         message="start colour not shown",
     )
     xscreen.save_png(img, tmp_path / "start.png")
@@ -160,11 +160,11 @@ def test_screenshot_shows_colour_and_qr(screen: VirtualScreen, app: App, tmp_pat
 
 def test_click_changes_colour(screen: VirtualScreen, app: App) -> None:
     area = app.area(PLAIN_AREA)
-    xscreen.wait_until(lambda: shows(screen, area, COLOUR_START), 5, message="not drawn")
+    xscreen.wait_until(lambda: shows(screen, area, COLOUR_START), 10, message="not drawn")
     x, y, w, h = area
     xscreen.click(x + w // 2, y + h // 2, screen)
     xscreen.wait_until(
-        lambda: shows(screen, area, COLOUR_CLICKED), 5, message="click did not change colour"
+        lambda: shows(screen, area, COLOUR_CLICKED), 10, message="click did not change colour"
     )
 
 
@@ -173,7 +173,7 @@ def test_typing_and_key_end_program_with_code(
 ) -> None:
     xscreen.type_text("Hi 42", screen, window=app.wid)
     xscreen.key("Escape", screen, window=app.wid)
-    assert app.proc.wait(timeout=5) == EXIT_CODE
+    assert app.proc.wait(timeout=10) == EXIT_CODE
     assert "typed:Hi 42" in (tmp_path / "app.log").read_text()
 
 

@@ -538,8 +538,9 @@ def windows_of(
     deadline = time.monotonic() + timeout
     while True:
         for args in searches:
-            # xdotool exits 1 when nothing matches yet.
-            out = _xrun(args, screen, timeout=max(1.0, timeout), ok_codes=(0, 1))
+            # xdotool exits 1 when nothing matches yet. The command's own limit is not the
+            # search's: a search of 1 s must not fail because xdotool took 1 s to start.
+            out = _xrun(args, screen, ok_codes=(0, 1))
             ids = [int(line) for line in out.split() if line.strip().isdigit()]
             if ids:
                 return sorted(set(ids))
