@@ -247,8 +247,10 @@ class App:
             if self.config.debug:
                 self._quit("debug exit")
             return
+        if event.type == pygame.WINDOWFOCUSGAINED:
+            self.window.focus_gained()
         if event.type == pygame.WINDOWFOCUSLOST and not self.scene.widget:
-            self.window.raise_()  # locked pages take focus back from whatever stole it
+            self.window.take_focus_back()  # locked pages take it back from whatever stole it
             return
         if self.admin.handle(event, now):
             return

@@ -65,6 +65,9 @@ class KioskWindow:
         """Full screen (or the configured window), borderless, on top, focused."""
         if self.mode != "locked":
             self.mode = "locked"
+            # The focus may still be where the widget left it (the game) or where the
+            # desktop had it at start: taking it is no theft, so it is not logged as one.
+            self.stolen = True
             if self.fullscreen:
                 # Cover the screen as a window first: without a window manager (X11 kiosks,
                 # Xvfb) set_fullscreen alone leaves the X window at the widget's size.
@@ -112,14 +115,24 @@ class KioskWindow:
             return
         self.next_guard = now + GUARD_PERIOD_S
         self.keyboard.engage()  # a no-op while it holds
-        focused = self.window.focused
-        if not focused:
-            if not self.stolen:
-                log.warning("something took the focus from the locked screen; taking it back")
-            self.raise_()
-        elif self.x11:
+        if not self.window.focused:
+            self.take_focus_back()
+            return
+        self.stolen = False
+        if self.x11:
             self.window.focus()  # X11 tells no one that a window was raised over ours
-        self.stolen = not focused
+
+    def focus_gained(self) -> None:
+        """SDL says the window has the focus: whatever took it before, that theft is over."""
+        self.stolen = False
+
+    def take_focus_back(self) -> None:
+        """Something took the focus from a locked page (SDL said so, or the guard found it
+        gone): on top and focused again, with one log line per theft, not one per try."""
+        if not self.stolen:
+            log.warning("something took the focus from the locked screen; taking it back")
+        self.stolen = True
+        self.raise_()
 
     def close(self) -> None:
         """Give every key back (the hook is removed) before the window goes."""
