@@ -10,11 +10,11 @@ read again next time: it never stops the kiosk here, unlike at start-up.
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable
 
 from kiosk.config import Config, ConfigError
 from kiosk.identity import Identity, Unregistered, resolve
+from kiosk.periodic import Periodic
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +28,7 @@ class RegistrationWatch:
         self.unregistered = unregistered
         self.on_found = on_found
         self._problem: str | None = None
-        self._stop = threading.Event()
+        self._looks = Periodic("registration", config.client_map_check_s, self._look)
 
     def check(self) -> Identity | None:
         """Look now: this machine's identity if the rules know it by now."""
@@ -44,19 +44,14 @@ class RegistrationWatch:
         return found if isinstance(found, Identity) else None
 
     def start(self) -> RegistrationWatch:
-        threading.Thread(target=self._run, daemon=True, name="registration").start()
+        self._looks.start()
         return self
 
     def stop(self) -> None:
-        self._stop.set()
+        self._looks.stop()
 
-    def _run(self) -> None:
-        while not self._stop.wait(self.config.client_map_check_s):
-            try:
-                found = self.check()
-            except Exception:  # a bug here must not end the watch for good
-                log.exception("checking %s failed", self.unregistered.map_file)
-                continue
-            if found is not None:
-                self.on_found(found)
-                return
+    def _look(self) -> bool:
+        found = self.check()
+        if found is not None:
+            self.on_found(found)
+        return found is not None  # told once: the UI starts again with its id

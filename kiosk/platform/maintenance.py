@@ -19,11 +19,12 @@ from __future__ import annotations
 
 import logging
 import sys
-import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from kiosk.periodic import Periodic
 
 log = logging.getLogger(__name__)
 
@@ -139,9 +140,8 @@ class MaintenanceWatch:
 
     def __init__(self, maintenance: Maintenance, period_s: float) -> None:
         self.maintenance = maintenance
-        self.period_s = period_s
         self.reason: str | None = None
-        self._stop = threading.Event()
+        self._looks = Periodic("maintenance", period_s, self._look)
         self.check()
 
     def check(self) -> str | None:
@@ -156,15 +156,12 @@ class MaintenanceWatch:
         return reason
 
     def start(self) -> MaintenanceWatch:
-        threading.Thread(target=self._run, daemon=True, name="maintenance").start()
+        self._looks.start()
         return self
 
     def stop(self) -> None:
-        self._stop.set()
+        self._looks.stop()
 
-    def _run(self) -> None:
-        while not self._stop.wait(self.period_s):
-            try:
-                self.check()
-            except Exception:  # a registry surprise must not end the watch
-                log.exception("maintenance check failed")
+    def _look(self) -> bool:
+        self.check()
+        return False  # maintenance comes and goes: watched until stopped
