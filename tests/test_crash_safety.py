@@ -25,6 +25,7 @@ from kiosk.scenes.scan import load_background  # noqa: E402
 from kiosk.simulator import Simulator  # noqa: E402
 from kiosk.video import VideoPlayer  # noqa: E402
 from kiosk.workers import Caller  # noqa: E402
+from tests.waiting import wait_until  # noqa: E402
 
 CLIENT = "370011"
 DEV_FULL = Path("/dev/full")  # every write fails with ENOSPC: a full disk, for real
@@ -73,14 +74,6 @@ def steps(app: App, seconds: float) -> None:
     while time.monotonic() < end:
         app._step()
         time.sleep(0.01)
-
-
-def wait_for(done, seconds: float = 10) -> bool:
-    """Whether ``done()`` came true within ``seconds``: a worker thread's own pace."""
-    deadline = time.monotonic() + seconds
-    while not done() and time.monotonic() < deadline:
-        time.sleep(0.01)
-    return bool(done())
 
 
 def until(app: App, done, seconds: float = 5) -> None:
@@ -161,9 +154,9 @@ def test_a_worker_whose_answer_cannot_be_posted_goes_on(caplog):
     caller = Caller("status", lambda: calls.append(1) or len(calls), post)
     try:
         caller.ask()
-        assert wait_for(lambda: len(calls) == 1)  # asked, answered, the post failed
+        wait_until(lambda: len(calls) == 1, 10, 0.01)  # asked, answered, the post failed
         caller.ask()
-        assert wait_for(lambda: posted == [2])  # the worker went on to the next ask
+        wait_until(lambda: posted == [2], 10, 0.01, "the worker did not go on to the next ask")
         assert any("posting the answer failed" in r.getMessage() and r.exc_info
                    for r in errors(caplog))
     finally:
@@ -187,7 +180,7 @@ def test_a_worker_thread_that_died_is_started_again_on_the_next_ask(caplog):
         caller._thread.join(10)
         assert not caller._thread.is_alive()
         caller.ask()
-        assert wait_for(lambda: posted == ["fine"])
+        wait_until(lambda: posted == ["fine"], 10, 0.01, "the restarted worker posted nothing")
         assert any("worker had stopped" in r.getMessage() for r in errors(caplog))
     finally:
         caller.stop()

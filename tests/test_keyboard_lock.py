@@ -34,6 +34,7 @@ from kiosk.platform.keyboard import (
     keyboard_lock,
     swallow,
 )
+from tests.waiting import wait_until
 
 VK_A, VK_RETURN, VK_DELETE, VK_F5, VK_LMENU = 0x41, 0x0D, 0x2E, 0x74, 0xA4
 HOOK_HANDLE = 0x7FF6_0000_1000  # above 32 bits, like a real HHOOK on x64
@@ -197,15 +198,6 @@ def hook(win32: FakeWin32):
     h.close()
 
 
-def wait_for(condition: Callable[[], bool], timeout: float = 5.0) -> None:
-    done = threading.Event()
-    for _ in range(int(timeout / 0.01)):
-        if condition():
-            return
-        done.wait(0.01)
-    raise AssertionError("condition not met in time")
-
-
 # --------------------------------------------------------------------------- the Windows hook
 
 
@@ -283,8 +275,8 @@ def test_a_late_callback_installs_the_hook_again_once(win32, hook, caplog):
     first = next(iter(win32.hooks))
     with caplog.at_level(logging.WARNING, logger=kb.__name__):
         assert win32.key(VK_LWIN, late_ms=kb.LATE_MS + 50) == 1  # still swallowed
-        wait_for(lambda: hook.reinstalls == 1 and len(win32.hooks) == 1
-                 and first not in win32.hooks)
+        wait_until(lambda: hook.reinstalls == 1 and len(win32.hooks) == 1
+                   and first not in win32.hooks, 5, 0.01, "the hook was not installed again")
     assert win32.unhooked == [first]
     assert win32.key(VK_A, late_ms=10) == 0 and hook.reinstalls == 1
     assert any("installing it again" in r.message for r in caplog.records)

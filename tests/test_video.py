@@ -15,6 +15,7 @@ import pygame
 import pytest
 
 from kiosk.video import DEFAULT_FPS, Pacer, VideoPlayer, convert_into, letterbox, open_capture
+from tests.waiting import wait_until
 
 CLIP_SIZE = (64, 36)  # 16:9
 # BGR colours far apart, so a frame's colour says which frame of the clip it is.
@@ -224,20 +225,13 @@ def fake_cv2(**capture_options: object) -> SimpleNamespace:
                            VideoCapture=lambda *a: FakeCapture(*a, **capture_options))
 
 
-def wait_for(condition, within_s: float = 3.0) -> None:
-    deadline = time.monotonic() + within_s
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.002)
-
-
 def test_player_holds_a_frame_until_it_is_due_and_wakes_the_loop_for_it():
     player = VideoPlayer(Path("clip.mp4"), (64, 36), cv2_module=fake_cv2(fps=25))
     try:
-        wait_for(player._frames.full)
+        wait_until(player._frames.full, 3, 0.002)
         assert player.take(now=7.0) is not None
         assert player.wake_at(now=7.0) == pytest.approx(7.04)
-        wait_for(player._frames.full)
+        wait_until(player._frames.full, 3, 0.002)
         assert player.take(now=7.001) is None
         later = player.take(now=7.04)
         assert later is not None and later.pts == pytest.approx(0.04)
@@ -249,7 +243,7 @@ def test_player_holds_a_frame_until_it_is_due_and_wakes_the_loop_for_it():
 def test_a_decoder_behind_the_clip_is_checked_again_soon_not_in_a_busy_loop():
     player = VideoPlayer(Path("clip.mp4"), (64, 36), cv2_module=fake_cv2(fps=25, slow_after=1))
     try:
-        wait_for(player._frames.full)
+        wait_until(player._frames.full, 3, 0.002)
         assert player.take(now=7.0) is not None
         assert player.take(now=7.05) is None  # frame 1 was due at 7.04 and is not decoded
         assert player.wake_at(now=7.05) == pytest.approx(7.06)  # a quarter period on
@@ -297,7 +291,7 @@ def test_hardware_decoder_that_fails_on_the_first_frame_falls_back_to_software()
     player = VideoPlayer(Path("clip.mp4"), (64, 36), hw_decode=True,
                          cv2_module=fake_cv2(hw=1, hw_frames=False))
     try:
-        wait_for(lambda: player.frame() is not None)
+        wait_until(lambda: player.frame() is not None, 3, 0.002)
         assert player.decoder == "software"
         assert not player.failed.is_set()
     finally:

@@ -30,13 +30,15 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any
 
 import cv2
 import numpy as np
+
+from tests.waiting import wait_until
 
 __all__ = [
     "REQUIRED_TOOLS",
@@ -64,8 +66,6 @@ REQUIRED_TOOLS: tuple[str, ...] = ("Xvfb", "xdotool", "xwd")
 
 #: A rectangle as ``(x, y, width, height)`` in screen pixels.
 Rect = tuple[int, int, int, int]
-
-T = TypeVar("T")
 
 DEFAULT_TIMEOUT = 10.0
 """Seconds any single external command may take before it is killed."""
@@ -598,32 +598,3 @@ def type_text(
 
 
 # --------------------------------------------------------------------------- waiting
-
-
-def wait_until(
-    predicate: Callable[[], T],
-    timeout: float,
-    interval: float = 0.1,
-    message: str = "condition not met",
-    ignore: tuple[type[BaseException], ...] = (),
-) -> T:
-    """Call ``predicate`` until it returns something truthy, and return that.
-
-    A NumPy array counts as truthy, so a predicate may return a screenshot or
-    None. Screens update asynchronously, so tests poll rather than sleep. On timeout
-    raise AssertionError with ``message`` and the last value seen (or the last
-    exception among ``ignore``), which usually says what went wrong.
-    """
-    deadline = time.monotonic() + timeout
-    last: object = None
-    while True:
-        try:
-            value = predicate()
-            if isinstance(value, np.ndarray) or value:
-                return value
-            last = value
-        except ignore as err:
-            last = err
-        if time.monotonic() >= deadline:
-            raise AssertionError(f"{message} (after {timeout:g}s; last value: {last!r})")
-        time.sleep(interval)
