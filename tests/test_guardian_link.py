@@ -16,6 +16,7 @@ import pytest
 from kiosk import guardian_link
 from kiosk.guardian import REBOOT_FAILED_LINE
 from kiosk.guardian_link import GuardianLink
+from tests.waiting import wait_until
 
 
 class Sink(io.RawIOBase):
@@ -59,14 +60,6 @@ def quiet_for(sink: Sink, seconds: float, within: float = 10.0) -> bool:
     return False
 
 
-def lines_reach(sink: Sink, count: int, within: float = 10.0, *, step=lambda: None) -> bool:
-    deadline = time.monotonic() + within
-    while len(sink.lines()) < count and time.monotonic() < deadline:
-        step()
-        time.sleep(0.05)
-    return len(sink.lines()) >= count
-
-
 def test_life_sign_goes_out_while_starting_then_only_while_the_loop_runs(fast_beat,
                                                                          monkeypatch):
     monkeypatch.setattr(guardian_link, "START_GRACE_S", 1.0)
@@ -75,13 +68,17 @@ def test_life_sign_goes_out_while_starting_then_only_while_the_loop_runs(fast_be
     link = GuardianLink(sink, pipe, [])
     link.start()
     try:
-        # starting (window, fonts): signs without loop steps, every beat of the grace
-        assert lines_reach(sink, 2)  # the first at once, then more while starting
+        # starting (window, fonts): signs without loop steps, the first at once
+        wait_until(lambda: len(sink.lines()) >= 2, 10, 0.05, "no signs while starting")
         # a start stuck past the grace: silence, ten beats long and more
         assert quiet_for(sink, 0.5)
         quiet_at = len(sink.lines())
-        # the loop runs: signs again
-        assert lines_reach(sink, quiet_at + 2, step=link.progress)
+
+        def loop_turning() -> bool:  # the loop runs: signs again
+            link.progress()
+            return len(sink.lines()) >= quiet_at + 2
+
+        wait_until(loop_turning, 10, 0.05, "no signs while the loop runs")
         # stuck again: silence
         assert quiet_for(sink, 0.5)
     finally:
@@ -96,10 +93,8 @@ def test_the_first_life_sign_goes_out_at_once(monkeypatch):
     link = GuardianLink(sink, pipe, [])
     link.start()
     try:
-        deadline = time.monotonic() + 5
-        while b"alive" not in sink.lines():  # the guardian's hang_s applies from here on
-            assert time.monotonic() < deadline, "no life sign at start"
-            time.sleep(0.01)
+        # the guardian's hang_s applies from here on
+        wait_until(lambda: b"alive" in sink.lines(), 5, 0.01, "no life sign at start")
     finally:
         link.quit()
         os.close(write_fd)
