@@ -75,6 +75,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         choices=("started", "simulated", "skipped", "failed"), help=hidden)
     parser.add_argument("--ui-pid", type=int, help=hidden)
     parser.add_argument(WINDOW_FLAG, help=hidden)
+    parser.add_argument("--widget", help=hidden)
     args, extra = parser.parse_known_args(argv)
     if extra and args.role != "simulator":
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
@@ -142,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
         guardian_args = ["--config", str(cfg.path), "--role", "guardian", "--server-url", url]
         return run_ui(cfg, server_url=url, rebooting=args.rebooting, guardian_args=guardian_args,
                       unregistered=unregistered, reboot_outcome=args.reboot_outcome,
-                      cover=cover)
+                      cover=cover, widget=args.widget)
     from kiosk.guardian import run as run_guardian
 
     return run_guardian(cfg, server_url=args.server_url, ui_pid=args.ui_pid)

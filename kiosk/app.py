@@ -50,6 +50,9 @@ log = logging.getLogger(__name__)
 TRACED_PAGES = frozenset({Page.STANDBY, Page.SCAN, Page.SESSION, Page.END, Page.UNPAID})
 ROUTE_AGAIN = frozenset({Outcome.SIMULATED, Outcome.SKIPPED})  # no reboot: start over
 INTENTS = {"end": EndPressed, "confirm": Confirm, "cancel": Cancel}
+DRAG_FPS = 60  # while the customer drags the widget, it follows the pointer smoothly
+OFF_PAGE = (-1, -1)  # where a click on another monitor's cover lands on the page: on no button
+POINTER_EVENTS = frozenset({pygame.MOUSEBUTTONDOWN, pygame.MOUSEBUTTONUP, pygame.MOUSEMOTION})
 
 
 class App:
@@ -57,11 +60,14 @@ class App:
 
     def __init__(self, config: Config, server_url: str, link: GuardianLink,
                  rebooting: str | None, unregistered: Unregistered | None = None,
-                 reboot_outcome: str = Outcome.STARTED, cover: Cover | None = None) -> None:
+                 reboot_outcome: str = Outcome.STARTED, cover: Cover | None = None,
+                 widget: str | None = None) -> None:
+        """``widget``: the guardian's word on where the widget was in this session."""
         from kiosk.guardian import rebooter_for
 
         self.config = config
         self.cover = cover
+        self.widget_token = widget
         self.unregistered = unregistered
         self.server_url = server_url
         self.link = link
@@ -81,13 +87,17 @@ class App:
         self.failures = Limiter()  # a bug hit on every frame is logged once a minute
 
     def run(self) -> int:
+        from kiosk.widget import WidgetPlace
         from kiosk.window import KioskWindow
 
         # Black before anything heavy is imported (fonts, OpenCV, numpy, requests), if
         # main.py did not put it up before it even read the config.
         self.window = KioskWindow(fullscreen=self.config.fullscreen,
                                   window_size=self.config.window_size,
-                                  corner=self.config.widget_corner, cover=self.cover,
+                                  corner=self.config.widget_corner,
+                                  monitor=self.config.display_monitor, cover=self.cover,
+                                  place=WidgetPlace.from_token(self.widget_token),
+                                  on_place=lambda place: self.link.widget(place.token()),
                                   on_first_frame=self.trace.locked)
         self.cover = None
         pygame.font.init()
@@ -104,7 +114,8 @@ class App:
                 started = time.monotonic()
                 self._step()
                 self.link.progress()
-                self.pace.sleep(started, self.scene.fps, self.scene.wake_at(time.monotonic()))
+                fps = DRAG_FPS if self.window.drag.active else self.scene.fps
+                self.pace.sleep(started, fps, self.scene.wake_at(time.monotonic()))
         finally:
             self.maintenance.stop()
             if self.unregistered is None:
@@ -217,8 +228,15 @@ class App:
                 self.start_at = None
                 self._guarded(self._feed, Start(now), now)
             self._guarded(self._feed, Tick(now), now)
-        self._guarded(self.window.guard, now)
+        self._guarded(self._guard, now)
         self._draw(now)
+
+    def _guard(self, now: float) -> None:
+        if self.window.guard(now):  # the monitors changed under the page
+            self.scene.dirty = True
+        # SDL stops telling of the pointer once it is off the widget: ask the OS each turn.
+        if self.window.drag.active and not self.window.follow():
+            self._let_go()
 
     def _guarded(self, handler: Callable[..., None], *args: object) -> None:
         """A bug in one event's handling is logged and skipped: it must never end the UI,
@@ -247,11 +265,23 @@ class App:
             if self.config.debug:
                 self._quit("debug exit")
             return
+        if (event.type in (pygame.WINDOWFOCUSGAINED, pygame.WINDOWFOCUSLOST)
+                and self.window.is_cover(event.window)):
+            return  # the covers' focus is the page's (KioskWindow.take_focus_back)
         if event.type == pygame.WINDOWFOCUSGAINED:
             self.window.focus_gained()
         if event.type == pygame.WINDOWFOCUSLOST and not self.scene.widget:
-            self.window.take_focus_back()  # locked pages take it back from whatever stole it
+            self.window.focus_lost()  # locked pages take it back from whatever stole it
             return
+        if event.type == pygame.WINDOWEXPOSED:
+            if self.window.exposed(event.window):
+                self.scene.dirty = True
+            return
+        if self._dragging(event):
+            return
+        if event.type in POINTER_EVENTS and self.window.is_cover(getattr(event, "window", None)):
+            # Input on another monitor is input on the page, but on none of its buttons.
+            event = pygame.event.Event(event.type, {**event.dict, "pos": OFF_PAGE})
         if self.admin.handle(event, now):
             return
         if event.type == pygame.KEYDOWN and self.config.debug and self._debug_key(event, now):
@@ -261,6 +291,34 @@ class App:
             self._feed(UserInput(now), now)
         elif intent in INTENTS:
             self._feed(INTENTS[intent](now), now)
+        elif intent == "grab":
+            self.window.grab(event.pos)
+        elif intent == "collapse":
+            self._collapse(True)
+
+    def _dragging(self, event: pygame.event.Event) -> bool:
+        """The widget follows the pointer while pressed; a click on the pill opens it.
+        True when the event was the drag's."""
+        if not self.window.drag.active:
+            return False
+        if event.type == pygame.MOUSEMOTION:
+            if not self.window.follow(event.pos):
+                self._let_go()
+            return True
+        if event.type == pygame.MOUSEBUTTONUP and event.button == 1:
+            self.window.follow(event.pos)
+            self._let_go()
+            return True
+        return False
+
+    def _let_go(self) -> None:
+        if self.window.let_go() and self.window.collapsed:
+            self._collapse(False)  # a click on the pill opens the widget again
+
+    def _collapse(self, collapsed: bool) -> None:
+        self.window.set_collapsed(collapsed)
+        self.ctx.widget_collapsed = self.window.collapsed
+        self.scene.dirty = True
 
     def _debug_key(self, event: pygame.event.Event, now: float) -> bool:
         pages = {pygame.K_F1: Page.STANDBY, pygame.K_F2: Page.SCAN, pygame.K_F3: Page.SESSION,
@@ -326,7 +384,10 @@ class App:
         except Exception as exc:
             self._failed(f"leaving page {previous.page.value}", "leave", exc)
         if self.scene.widget:
-            self.window.widget()
+            from kiosk.widget import session_key
+
+            self.window.widget(session_key(self.config.client_id, self.flow.meter.session))
+            self.ctx.widget_collapsed = self.window.collapsed
         else:
             self.window.lock()
         try:
@@ -383,7 +444,8 @@ class App:
 
 def run(config: Config, *, server_url: str, rebooting: str | None,
         guardian_args: list[str], unregistered: Unregistered | None = None,
-        reboot_outcome: str = Outcome.STARTED, cover: Cover | None = None) -> int:
+        reboot_outcome: str = Outcome.STARTED, cover: Cover | None = None,
+        widget: str | None = None) -> int:
     """The UI process's main; it never returns normally."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C is the guardian's to handle
     link = GuardianLink.from_stdio(guardian_args, hang_s=config.guard.hang_s)
@@ -391,7 +453,7 @@ def run(config: Config, *, server_url: str, rebooting: str | None,
     log.info("UI %d started (client %s, server %s)", os.getpid(), config.client_id, server_url)
     try:
         code = App(config, server_url, link, rebooting, unregistered, reboot_outcome,
-                   cover).run()
+                   cover, widget).run()
     except Exception:
         log.exception("the UI failed; the guardian starts it again (or reboots in a session)")
         code = 1

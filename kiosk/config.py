@@ -83,6 +83,7 @@ class Config:
     client_id_template: str = "{0}"
     client_map_check_s: float = 10.0  # how often 未登记的机器 looks at client.map_file again
     client_id_source: str = "config"  # where client_id came from (kiosk/identity.py)
+    display_monitor: str = "primary"  # the monitor locked pages show on (kiosk/layout.py)
 
     @property
     def embedded(self) -> bool:
@@ -291,7 +292,7 @@ def load(path: Path, data: dict | None = None) -> Config:
         simulator=simulator,
         guard=_guard(r, log_dir),
     )
-    cfg = replace(cfg, **_client_rules(r, client_id))
+    cfg = replace(cfg, **_client_rules(r, client_id), display_monitor=_monitor(r))
     for key in r.unknown():
         log.warning("config key %s is not one this program knows; it is ignored", key)
     return cfg
@@ -358,6 +359,18 @@ def _guard(r: _Reader, log_dir: Path) -> GuardConfig:
         maintenance_check_s=r.number("maintenance.check_s", 5),
         admin_password_hash=password_hash,
     )
+
+
+def _monitor(r: _Reader) -> str:
+    """``display.monitor``: ``primary``, a number counted from the left, or a monitor's name."""
+    value = r.raw("display.monitor", "primary")
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 1:
+        return str(value)
+    if not isinstance(value, str) or not value.strip() or value.strip().isdigit() and \
+            int(value) < 1:
+        raise ConfigError(f"config key display.monitor must be primary, a monitor's number "
+                          f"from the left (1, 2, …) or its name (as in the log), not {value!r}.")
+    return value.strip()
 
 
 def _jitter(r: _Reader) -> float:

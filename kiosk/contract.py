@@ -60,6 +60,7 @@ class Status:
     cost: float = 0.0
     charging: float = 0.0
     elapsed_s: float | None = None
+    session: str = ""  # unionId and startTime as sent: what names this session (may be "")
 
 
 @dataclass(frozen=True)
@@ -157,6 +158,14 @@ def _elapsed(answer: dict) -> float | None:
     return (end - start).total_seconds()
 
 
+def _session(answer: dict) -> str:
+    """The customer and start time that name a session, for the widget to know it again."""
+    parts = [answer.get(key) for key in ("unionId", "startTime")]
+    texts = [str(p).strip()[:64] if isinstance(p, str | int) and not isinstance(p, bool)
+             else "" for p in parts]
+    return " ".join(texts).strip()
+
+
 def _guarded(parse):
     def wrapper(body: bytes, *args):
         try:
@@ -191,6 +200,7 @@ def parse_status(answer: dict, client_id: str) -> StatusAnswer:
         cost=_number(answer.get("cost")),
         charging=_number(answer.get("charging")),
         elapsed_s=_elapsed(answer),
+        session=_session(answer),
     )
 
 

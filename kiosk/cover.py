@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import time
+from typing import NamedTuple
 
 import pygame
 
@@ -29,7 +30,14 @@ SDL_HINTS = {
     # spells this hint's name with the HINT in it).
     "SDL_HINT_FORCE_RAISEWINDOW": "1",
 }
-Cover = tuple[pygame.Window, float]  # the first black window, and when it was shown
+
+
+class Cover(NamedTuple):
+    """The first black windows: the page's, one over each other monitor, and when."""
+
+    window: pygame.Window
+    others: list[pygame.Window]
+    shown_at: float  # epoch s
 
 
 def apply_hints() -> None:
@@ -48,15 +56,24 @@ def window_spec(text: str) -> tuple[bool, tuple[int, int]] | None:
     return None
 
 
-def cover_screen(fullscreen: bool, window_size: tuple[int, int]) -> Cover:
-    """Black over the screen, borderless and on top: the UI's first frame (the boot
-    race), made before anything else is loaded. Returns the window and when (epoch s)
-    the frame was shown; going full screen follows, which can take a while (SDL waits
-    up to 0.1 s for a window manager)."""
-    apply_hints()
-    pygame.display.init()
-    size = pygame.display.get_desktop_sizes()[0] if fullscreen else window_size
-    window = pygame.Window(TITLE, size, position=(0, 0), borderless=True, always_on_top=True)
+def black_window(size: tuple[int, int], position: tuple[int, int]) -> pygame.Window:
+    """A borderless, on-top window of plain black, drawn at once."""
+    window = pygame.Window(TITLE, size, position=position, borderless=True, always_on_top=True)
     window.get_surface().fill((0, 0, 0))
     window.flip()
-    return window, time.time()
+    return window
+
+
+def cover_screen(fullscreen: bool, window_size: tuple[int, int]) -> Cover:
+    """Black over every monitor, borderless and on top: the UI's first frame (the boot
+    race), made before anything else is loaded. The monitors are the ones SDL found as it
+    started, which at this moment are the ones there are; each window is centred on its
+    display, which at that display's size covers it exactly. Returns the window of the
+    primary display first (SDL counts it first), then the others."""
+    apply_hints()
+    pygame.display.init()
+    if not fullscreen:
+        return Cover(black_window(window_size, (0, 0)), [], time.time())
+    windows = [black_window(size, (pygame.WINDOWPOS_CENTERED | i, pygame.WINDOWPOS_CENTERED | i))
+               for i, size in enumerate(pygame.display.get_desktop_sizes())]
+    return Cover(windows[0], windows[1:], time.time())

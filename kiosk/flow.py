@@ -224,6 +224,7 @@ class Meter:
     cost: float = 0.0
     charging: float = 0.0
     running: bool = True
+    session: str = ""  # the server's name for the session (Status.session)
 
     def elapsed(self, now: float) -> float:
         return self.elapsed_s + (max(0.0, now - self.at) if self.running else 0.0)
@@ -239,7 +240,8 @@ class Meter:
             elapsed = answer.duration_min * 60
         else:
             elapsed = self.elapsed(now)
-        return Meter(elapsed, now, answer.cost, answer.charging, answer.online_status == IN_SESSION)
+        return Meter(elapsed, now, answer.cost, answer.charging, answer.online_status == IN_SESSION,
+                     answer.session or self.session)
 
 
 # --- the tables ---------------------------------------------------------------

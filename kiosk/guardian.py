@@ -64,6 +64,7 @@ class Watch:
     quit: bool = False
     hung: bool = False  # no life sign for hang_s: killed, and treated as closed
     reboot: str | None = None  # the outcome of the UI's own last reboot
+    widget: str | None = None  # where the UI last put the session widget
 
 
 class LifeLine:
@@ -129,6 +130,8 @@ def watch(pipe: BinaryIO, on_page: Callable[[str], None] = lambda page: None,
             on_page(seen.page)
         elif words[:1] == ["reboot"] and len(words) == 2:
             seen.reboot = words[1]
+        elif words[:1] == ["widget"] and len(words) == 2:
+            seen.widget = words[1]
         elif words == ["quit"]:
             seen.quit = True
     seen.hung = lines.hung
@@ -202,6 +205,7 @@ class Guardian:
         self.child: subprocess.Popen | None = None
         self._child_lock = threading.Lock()  # the child and what it must be told
         self._quick_deaths = 0
+        self.widget: str | None = None  # where the UI last put its widget (kiosk/widget.py)
         rebooter.on_failed = self._reboot_failed
 
     def ui_argv(self) -> list[str]:
@@ -210,6 +214,8 @@ class Guardian:
         window = "full" if cfg.fullscreen else "{}x{}".format(*cfg.window_size)
         args = ["--config", str(cfg.path), "--role", "ui", "--server-url", self.server_url,
                 "--window", window]
+        if self.widget:
+            args += ["--widget", self.widget]
         if self.rebooting:
             args += ["--rebooting", self.rebooting,
                      "--reboot-outcome", str(self.outcome or Outcome.STARTED)]
@@ -217,6 +223,7 @@ class Guardian:
 
     def decide(self, seen: Watch) -> bool:
         """After the UI went: reboot or restart it. Returns False when the kiosk should stop."""
+        self.widget = seen.widget or self.widget
         if seen.quit or self.stopping.is_set():
             log.info("kiosk stopped on purpose (%s)", "admin or debug exit" if seen.quit
                      else "signal")

@@ -39,6 +39,7 @@ class GuardianLink:
         self._guardian_pid = guardian_pid
         self._lock = threading.Lock()
         self._page = "boot"
+        self._widget: str | None = None  # where the widget is, for a new guardian too
         self._closed = threading.Event()
         self._heart: Heartbeat | None = None  # life signs, from start()
         self.reboot_failed = threading.Event()  # the guardian said its reboot failed
@@ -63,6 +64,12 @@ class GuardianLink:
     def page(self, page: str) -> None:
         self._page = page
         self._send(f"page {page}")
+
+    def widget(self, place: str) -> None:
+        """Where the customer put the widget (kiosk/widget.py's token): the guardian hands
+        it to the UI it starts next, so a restarted UI puts the widget back there."""
+        self._widget = place
+        self._send(f"widget {place}")
 
     def progress(self) -> None:
         """Called once per loop iteration: the next life sign may go out."""
@@ -136,3 +143,5 @@ class GuardianLink:
             self._out, self._in = child.stdin, child.stdout
             self._guardian_pid = child.pid
         self.page(self._page)
+        if self._widget is not None:
+            self.widget(self._widget)

@@ -25,6 +25,8 @@ from kiosk.contract import (
     Status,
 )
 
+SPEC_SESSION = "775233 2017-08-07 16:32:20"  # unionId and startTime of the examples
+
 BASE = "http://47.92.114.240:8080"
 CLIENT = "370011"
 
@@ -51,7 +53,7 @@ def client():
 
 CALLS = {  # call → (path, answer that parses, the parsed answer)
     "status": ("/rest/status_client", SPEC_RUNNING,
-               Status(2, 2457, 3243.24, 1.32, 147465)),
+               Status(2, 2457, 3243.24, 1.32, 147465, SPEC_SESSION)),
     "report": ("/rest/clientStatus", '{"data":1}', Report(1)),
     "offline": ("/rest/offline", '{"data":1}', Offline(True)),
     "service_number": ("/rest/serviceNum", '{"data":1,"serviceNum":"13738196887"}',
@@ -125,8 +127,10 @@ def test_calls_ask_for_json(backend, client):
 
 
 @pytest.mark.parametrize(("name", "body", "expected"), [
-    pytest.param("status", SPEC_RUNNING, Status(2, 2457, 3243.24, 1.32, 147465), id="running"),
-    pytest.param("status", SPEC_ENDED, Status(3, 30, 39.6, 1.32, 172), id="ended-curly"),
+    pytest.param("status", SPEC_RUNNING, Status(2, 2457, 3243.24, 1.32, 147465, SPEC_SESSION),
+                 id="running"),
+    pytest.param("status", SPEC_ENDED, Status(3, 30, 39.6, 1.32, 172, SPEC_SESSION),
+                 id="ended-curly"),
     pytest.param("status", '{"data":1,"onlineStatus":1,"clientId":"370011","startTime":""}',
                  Status(1), id="waiting"),
     pytest.param("status", "{“data”:0}", NotFound(), id="not-found-curly"),

@@ -164,6 +164,15 @@ def test_every_widget_corner_is_accepted(tmp_path, corner):
                      ).widget_corner == corner
 
 
+@pytest.mark.parametrize(("value", "expected"), [
+    ("  fullscreen: true\n", "primary"), ("  monitor: null\n", "primary"),
+    ("  monitor: primary\n", "primary"),
+    ("  monitor: 2\n", "2"), ("  monitor: '3'\n", "3"), ("  monitor: HDMI-1\n", "HDMI-1"),
+    ("  monitor: '\\\\.\\DISPLAY2'\n", "\\\\.\\DISPLAY2")])
+def test_the_page_monitor_is_primary_a_number_or_a_name(tmp_path, value, expected):
+    assert load_text(tmp_path, MINIMAL + "display:\n" + value).display_monitor == expected
+
+
 @pytest.mark.parametrize("mode", ["simulate", "system"])
 def test_reboot_modes_without_command(tmp_path, mode):
     assert load_text(tmp_path, MINIMAL + f"reboot:\n  mode: {mode}\n").reboot_mode == mode
@@ -310,6 +319,14 @@ ERRORS = [
                  id="password-not-hashed"),
     pytest.param(MINIMAL + "media:\n  hw_decode: 'yes'\n", "media.hw_decode",
                  id="hw-decode-as-text"),
+    pytest.param(MINIMAL + "display:\n  monitor: 0\n", "display.monitor", id="monitor-zero"),
+    pytest.param(MINIMAL + "display:\n  monitor: '0'\n", "display.monitor",
+                 id="monitor-zero-text"),
+    pytest.param(MINIMAL + "display:\n  monitor: ''\n", "display.monitor", id="monitor-empty"),
+    pytest.param(MINIMAL + "display:\n  monitor: true\n", "display.monitor",
+                 id="monitor-boolean"),
+    pytest.param(MINIMAL + "display:\n  monitor: [1, 2]\n", "display.monitor",
+                 id="monitor-list"),
 ]
 
 

@@ -21,6 +21,8 @@ from kiosk.contract import (
     parse_status,
 )
 
+SPEC_SESSION = "775233 2017-08-07 16:32:20"  # unionId and startTime of the examples
+
 CLIENT = "370011"
 
 # The specification's own examples, byte for byte (curly quotes included).
@@ -47,9 +49,11 @@ def is_fault(answer: object) -> bool:
 
 
 @pytest.mark.parametrize(("body", "expected"), [
-    pytest.param(SPEC_WAITING, Status(1, 0, 0, 0, None), id="spec-waiting"),
-    pytest.param(SPEC_RUNNING, Status(2, 2457, 3243.24, 1.32, 147465), id="spec-running"),
-    pytest.param(SPEC_ENDED, Status(3, 30, 39.6, 1.32, 172), id="spec-ended-curly-endtime"),
+    pytest.param(SPEC_WAITING, Status(1, 0, 0, 0, None, "775233"), id="spec-waiting"),
+    pytest.param(SPEC_RUNNING, Status(2, 2457, 3243.24, 1.32, 147465, SPEC_SESSION),
+                 id="spec-running"),
+    pytest.param(SPEC_ENDED, Status(3, 30, 39.6, 1.32, 172, SPEC_SESSION),
+                 id="spec-ended-curly-endtime"),
     pytest.param(SPEC_NOT_FOUND, NotFound(), id="spec-not-found-curly"),
     pytest.param('{"data":0}', NotFound(), id="not-found-straight"),
     pytest.param("{“data”:0}\r\n", NotFound(), id="not-found-with-newline"),

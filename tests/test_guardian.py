@@ -77,6 +77,19 @@ def test_watch_sees_a_deliberate_quit():
     assert watch(io.BytesIO(b"page A\nquit\n")).quit
 
 
+def test_a_restarted_ui_is_told_where_the_widget_was_for_as_long_as_the_guardian_lives(cfg):
+    seen = watch(io.BytesIO(b"page C\nwidget abc:1:2:0\nwidget abc:-5:40:1\nwidget\n"))
+    assert seen.widget == "abc:-5:40:1"  # the last one; a line without a place is ignored
+    guardian = Guardian(cfg, "http://127.0.0.1:9", FakeRebooter())
+    assert "--widget" not in guardian.ui_argv()
+    guardian.decide(seen)
+    argv = guardian.ui_argv()
+    assert argv[argv.index("--widget") + 1] == "abc:-5:40:1"
+    guardian.decide(Watch(page="C"))  # the next UI said nothing new: the place stays
+    argv = guardian.ui_argv()
+    assert argv[argv.index("--widget") + 1] == "abc:-5:40:1"
+
+
 @pytest.mark.parametrize("page", ["C", "D"])
 def test_ui_closed_in_a_session_reboots_and_comes_back_locked(cfg, page):
     rebooter = FakeRebooter()

@@ -162,6 +162,21 @@ def test_guardians_failed_reboot_reaches_the_ui(monkeypatch):
         os.close(write_fd)
 
 
+def test_a_new_guardian_hears_the_page_and_where_the_widget_is(monkeypatch):
+    sink, fresh = Sink(), Sink()
+    link = GuardianLink(sink, None, [])
+    link.page("C")
+    link.widget("abc:10:20:1")
+    assert sink.lines() == [b"page C", b"widget abc:10:20:1"]
+
+    class Child:
+        stdin, stdout, pid = fresh, None, 4242
+
+    monkeypatch.setattr("kiosk.guardian_link.subprocess.Popen", lambda *a, **k: Child())
+    link._respawn()  # the guardian died: a new one must know both at once
+    assert fresh.lines() == [b"page C", b"widget abc:10:20:1"]
+
+
 def test_ui_tells_the_guardian_how_its_reboot_went():
     sink = Sink()
     link = GuardianLink(sink, None, [])

@@ -12,47 +12,12 @@ import pytest
 
 os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
 
+from kiosk.cover import Cover  # noqa: E402
+from kiosk.platform.desktop import Monitor  # noqa: E402
 from kiosk.window import GUARD_PERIOD_S, KioskWindow  # noqa: E402
+from tests.window_fakes import FakeDesktop, FakeKeyboard, FakeWindow  # noqa: E402
 
 TAKING_BACK = "something took the focus from the locked screen; taking it back"
-
-
-class FakeWindow:
-    """pygame.Window's part the kiosk uses; ``focus()`` gives it the focus, as on X11."""
-
-    def __init__(self) -> None:
-        self.size, self.position = (640, 360), (0, 0)
-        self.borderless = self.always_on_top = False
-        self.focused = True
-        self.focus_calls = 0
-        self.shown = 0
-
-    def set_fullscreen(self, desktop: bool = False) -> None:
-        pass
-
-    def set_windowed(self) -> None:
-        pass
-
-    def show(self) -> None:
-        self.shown += 1
-
-    def focus(self, input_only: bool = False) -> None:
-        self.focus_calls += 1
-        self.focused = True
-
-
-class FakeKeyboard:
-    def __init__(self) -> None:
-        self.engaged = 0
-
-    def engage(self) -> None:
-        self.engaged += 1
-
-    def release(self) -> None:
-        pass
-
-    def status(self) -> str:
-        return "fake keyboard lock"
 
 
 @pytest.fixture
@@ -60,7 +25,9 @@ def kiosk_window() -> KioskWindow:
     pygame.display.init()
     keyboard = FakeKeyboard()
     locked = KioskWindow(fullscreen=False, window_size=(640, 360), corner="top-right",
-                         keyboard=lambda window: keyboard, cover=(FakeWindow(), 0.0))
+                         keyboard=lambda window: keyboard, cover=Cover(FakeWindow(), [], 0.0),
+                         desktop=FakeDesktop(Monitor("screen", (0, 0, 1280, 720),
+                                                     (0, 0, 1280, 720), True)))
     locked.guard(0.0)  # locked and focused: from here on, losing the focus is a theft
     return locked
 
@@ -126,7 +93,7 @@ def test_on_x11_the_guard_refocuses_even_when_it_has_the_focus(kiosk_window, cap
 def test_locking_takes_the_focus_from_the_game_without_calling_it_a_theft(kiosk_window,
                                                                          caplog):
     caplog.set_level(logging.INFO, logger="kiosk.window")
-    kiosk_window.widget()
+    kiosk_window.widget("")
     window = kiosk_window.window
     window.focused = False  # the customer's game has it
     kiosk_window.lock()  # 结束上机: page D
@@ -142,7 +109,7 @@ def test_locking_takes_the_focus_from_the_game_without_calling_it_a_theft(kiosk_
 
 def test_the_widget_leaves_the_focus_to_the_game(kiosk_window, caplog):
     caplog.set_level(logging.INFO, logger="kiosk.window")
-    kiosk_window.widget()
+    kiosk_window.widget("")
     window = kiosk_window.window
     window.focused, before = False, window.focus_calls
     for step in range(5):

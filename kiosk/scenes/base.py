@@ -28,6 +28,7 @@ class Context:
     debug: bool = False
     hw_decode: bool = False  # media.hw_decode: try the GPU for the standby video
     trace: Trace | None = None
+    widget_collapsed: bool = False  # C shows the slim pill (the window's place says so)
 
 
 class Scene:

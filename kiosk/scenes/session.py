@@ -26,6 +26,7 @@ class SessionScene(TickingScene):
     def __init__(self, ctx) -> None:
         super().__init__(ctx)
         self.end_rect = pygame.Rect(0, 0, 0, 0)
+        self.collapse_rect = pygame.Rect(0, 0, 0, 0)
         self.fps = self.IDLE_FPS
 
     def enter(self, now: float) -> None:
@@ -33,6 +34,8 @@ class SessionScene(TickingScene):
         self.fps = self.IDLE_FPS  # the pointer is in the game when a session starts
 
     def handle_event(self, event: pygame.event.Event) -> str | None:
+        """"end" (结束上机 or Enter), "collapse" (the small control), "grab" (a press anywhere
+        else: the customer may be dragging the widget, or clicking the pill to expand it)."""
         if event.type in (pygame.WINDOWENTER, pygame.WINDOWLEAVE):
             self.fps = self.HOVER_FPS if event.type == pygame.WINDOWENTER else self.IDLE_FPS
             return None
@@ -40,10 +43,32 @@ class SessionScene(TickingScene):
             return "end"
         # A touch arrives as a synthesised left click too (SDL's default), so clicks cover it.
         if event.type == pygame.MOUSEBUTTONDOWN and event.button == 1:
-            return "end" if self.end_rect.collidepoint(event.pos) else None
+            if not self.ctx.widget_collapsed:
+                if self.end_rect.collidepoint(event.pos):
+                    return "end"
+                if self.collapse_rect.collidepoint(event.pos):
+                    return "collapse"
+            return "grab"
         return None
 
     def draw(self, surface: pygame.Surface, now: float) -> None:
+        if self.ctx.widget_collapsed:
+            self._draw_pill(surface, now)
+        else:
+            self._draw_widget(surface, now)
+
+    def _draw_pill(self, surface: pygame.Surface, now: float) -> None:
+        """The elapsed time and a mark that says a click opens the widget again."""
+        w, h = surface.get_size()
+        surface.fill(BACKGROUND)
+        pygame.draw.rect(surface, draw.ACCENT, (0, 0, 4, h))
+        draw.text(surface, strings.duration(self.ctx.flow.meter.elapsed(now)), h * 3 // 5,
+                  draw.WHITE, bold=True, midleft=(14, h // 2))
+        x, y = w - 18, h // 2  # a chevron pointing down: there is more below
+        pygame.draw.lines(surface, draw.MUTED, False, [(x - 6, y - 3), (x, y + 3), (x + 6, y - 3)],
+                          2)
+
+    def _draw_widget(self, surface: pygame.Surface, now: float) -> None:
         flow = self.ctx.flow
         w, h = surface.get_size()
         surface.fill(BACKGROUND)
@@ -64,5 +89,11 @@ class SessionScene(TickingScene):
             line, color = strings.service_line(self.ctx.service_number), draw.MUTED
         draw.text(surface, line, draw.fit_size(line, 14, w - 2 * pad), color,
                   topleft=(pad, 98))
-        self.end_rect = pygame.Rect(pad, h - 52, w - 2 * pad, 40)
+        control = 40  # a finger's width: the control that collapses the widget to the pill
+        self.end_rect = pygame.Rect(pad, h - 52, w - 2 * pad - control - 8, 40)
         draw.button(surface, self.end_rect, strings.text("end_button"), fill=draw.DANGER, size=18)
+        self.collapse_rect = pygame.Rect(w - pad - control, h - 52, control, 40)
+        pygame.draw.rect(surface, (44, 56, 80), self.collapse_rect, border_radius=8)
+        cx, cy = self.collapse_rect.center  # a chevron pointing up: fold it away
+        pygame.draw.lines(surface, draw.WHITE, False, [(cx - 8, cy + 4), (cx, cy - 4),
+                                                       (cx + 8, cy + 4)], 3)

@@ -129,14 +129,7 @@ class VirtualScreen:
             raise XScreenError("VirtualScreen already started")
         read_fd, write_fd = os.pipe()
         self._log = tempfile.TemporaryFile()  # noqa: SIM115 (lives as long as the server)
-        args = [
-            "Xvfb",
-            "-displayfd", str(write_fd),
-            "-screen", "0", f"{self.width}x{self.height}x{self.depth}",
-            "-nolisten", "tcp",
-            "-noreset",  # keep server state when the last client disconnects
-            *self.extra_args,
-        ]  # fmt: skip
+        args = self._command(write_fd)
         try:
             self._proc = subprocess.Popen(
                 args,
@@ -162,6 +155,17 @@ class VirtualScreen:
             raise
         os.close(read_fd)
         return self
+
+    def _command(self, display_fd: int) -> list[str]:
+        """The server's argv; it writes its display number to ``display_fd``."""
+        return [
+            "Xvfb",
+            "-displayfd", str(display_fd),
+            "-screen", "0", f"{self.width}x{self.height}x{self.depth}",
+            "-nolisten", "tcp",
+            "-noreset",  # keep server state when the last client disconnects
+            *self.extra_args,
+        ]  # fmt: skip
 
     def stop(self) -> None:
         """Kill Xvfb's process group, reap it and remove its lock files. Idempotent."""
