@@ -173,7 +173,7 @@ FAULTS = [
                  id="read-timeout"),
     pytest.param({"body": requests.exceptions.ConnectionError("refused")}, "connection",
                  id="connection-refused"),
-    pytest.param({"body": requests.exceptions.SSLError("bad certificate")}, "connection",
+    pytest.param({"body": requests.exceptions.SSLError("bad certificate")}, "tls",
                  id="tls-error"),
     pytest.param({"body": requests.exceptions.ChunkedEncodingError("broken")}, "request",
                  id="broken-chunks"),
