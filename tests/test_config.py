@@ -249,7 +249,20 @@ def test_jitter_from_zero_to_a_quarter_is_accepted(tmp_path, value):
     assert load_text(tmp_path, MINIMAL + f"timers:\n  jitter: {value}\n").timers.jitter == value
 
 
+PIN = "3c962c2ea4f3bf3ef7a9dc46ea3f12494247160ecc0a61fec4ab736fd37cc0f4"
+SERVER = MINIMAL + "server:\n  "
 ERRORS = [
+    pytest.param(SERVER + f'cert_sha256: "{PIN[:-1]}"\n', "server.cert_sha256", id="pin-63"),
+    pytest.param(SERVER + f'cert_sha256: "{PIN}0"\n', "server.cert_sha256", id="pin-65"),
+    pytest.param(SERVER + f'cert_sha256: "x{PIN[1:]}"\n', "server.cert_sha256",
+                 id="pin-not-hex"),
+    pytest.param(SERVER + 'cert_sha256: "da39a3ee5e6b4b0d3255bfef95601890afd80709"\n',
+                 "server.cert_sha256", id="pin-sha1"),
+    pytest.param(SERVER + "cert_sha256: 12345\n", "server.cert_sha256", id="pin-number"),
+    pytest.param(SERVER + f'ca_file: venue-ca.pem\n  cert_sha256: "{PIN}"\n',
+                 "server.cert_sha256", id="ca-file-and-pin"),
+    pytest.param(SERVER + "method: PUT\n", "server.method", id="method-put"),
+    pytest.param(SERVER + "method: [GET]\n", "server.method", id="method-list"),
     pytest.param("server:\n  timeout_s: -4\n" + MINIMAL, "server.timeout_s",
                  id="negative-timeout"),
     pytest.param(MINIMAL + "reboot:\n  mode: halt\n", "reboot.mode", id="unknown-reboot-mode"),
@@ -392,7 +405,6 @@ def test_shipped_configs_have_no_unknown_keys(caplog):
 
 # --- a backend with its own certificate, and the request method ----------------------
 
-PIN = "3c962c2ea4f3bf3ef7a9dc46ea3f12494247160ecc0a61fec4ab736fd37cc0f4"
 PEM = ("-----BEGIN CERTIFICATE-----\n"
        "MIIBfTCCASOgAwIBAgIUEbpTsmTR5J35cX1Y1h6hKcrBz0owCgYIKoZIzj0EAwIw\n"
        "FDESMBAGA1UEAwwJMTI3LjAuMC4xMB4XDTI2MDEwMTAwMDAwMFoXDTM2MDEwMTAw\n"
@@ -434,23 +446,14 @@ def test_the_method_is_read_in_any_case(tmp_path, method):
 
 
 @pytest.mark.parametrize(("server", "key"), [
-    pytest.param(f'cert_sha256: "{PIN[:-1]}"', "server.cert_sha256", id="pin-63-digits"),
-    pytest.param(f'cert_sha256: "{PIN}0"', "server.cert_sha256", id="pin-65-digits"),
-    pytest.param(f'cert_sha256: "x{PIN[1:]}"', "server.cert_sha256", id="pin-not-hex"),
-    pytest.param('cert_sha256: "da39a3ee5e6b4b0d3255bfef95601890afd80709"',
-                 "server.cert_sha256", id="pin-sha1"),
-    pytest.param("cert_sha256: 12345", "server.cert_sha256", id="pin-number"),
     pytest.param("ca_file: missing.pem", "server.ca_file", id="ca-file-missing"),
     pytest.param("ca_file: .", "server.ca_file", id="ca-file-a-folder"),
     pytest.param("ca_file: not-pem.txt", "server.ca_file", id="ca-file-not-pem"),
     pytest.param("ca_file: broken.pem", "server.ca_file", id="ca-file-broken-pem"),
     pytest.param("ca_file: key-only.pem", "server.ca_file", id="ca-file-a-key"),
-    pytest.param(f'ca_file: venue-ca.pem\n  cert_sha256: "{PIN}"', "server.cert_sha256",
-                 id="both"),
-    pytest.param("method: PUT", "server.method", id="method-put"),
-    pytest.param("method: [GET]", "server.method", id="method-list"),
 ])
-def test_bad_trust_or_method_stops_startup_naming_the_key(tmp_path, server, key):
+def test_a_ca_file_that_is_no_pem_certificate_stops_startup_naming_the_key(tmp_path, server,
+                                                                          key):
     write(tmp_path, "a text file, not a certificate\n", "not-pem.txt")
     write(tmp_path, PEM, "broken.pem")
     ca = ca_file_in(tmp_path)
