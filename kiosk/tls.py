@@ -233,10 +233,10 @@ def explain(url: str, trust: Trust, cause: str, words: str, cert: Certificate | 
         return Explanation(f"{where}: certificate refused ({words}); its certificate could "
                            f"not be read to show it ({unread})", None)
     now = datetime.now(UTC)
-    reason = REASONS.get(cause, words).format(
+    reason = REASONS[cause].format(
         host=host, not_after=cert.not_after.strftime("%Y-%m-%d"),
         not_before=cert.not_before.strftime("%Y-%m-%d"), now=now.strftime("%Y-%m-%d %H:%M UTC"),
-        pinned=pretty_fingerprint(trust.cert_sha256 or ""))
+        pinned=pretty_fingerprint(trust.cert_sha256 or "")) if cause in REASONS else words
     issued = "self-signed" if cert.self_signed else f"issued by {cert.issuer}"
     names = f", names {' '.join(cert.names)}" if cert.names else ""
     about = (f"{cert.subject or '(no subject)'} ({issued}{names}), {cert.validity()}, "

@@ -24,7 +24,7 @@ from kiosk.contract import NetworkFault, Status
 from kiosk.flow import Page
 from kiosk.media import BACKGROUND, BUNDLED_BACKGROUND, VIDEO, MediaCache
 from kiosk.simulator import Simulator
-from kiosk.tls import Tls, Trust, describe
+from kiosk.tls import Tls, Trust, describe, explain
 from tests.certs import DAY, NOW, Made, https_simulator, make
 from tests.test_faults import FAULT_WINDOW_S, kiosk_on
 
@@ -280,6 +280,14 @@ def test_https_to_a_plain_http_port_says_it_is_not_an_https_port(caplog):
     finally:
         sim.stop()
     assert answer.cause == "tls" and "is it an HTTPS port?" in line
+
+
+def test_another_verification_error_is_shown_in_openssls_own_words(made):
+    cert = made("server")
+    text = explain("https://10.0.0.5:8443", Trust(), "verify", "unsuitable {purpose}",
+                   certificate.read(cert.der), None).text
+    assert text.startswith("https://10.0.0.5:8443: certificate refused: unsuitable {purpose} (")
+    assert offered_line(text) == cert.sha256
 
 
 # --- once per endpoint and cause ----------------------------------------------------
