@@ -98,9 +98,10 @@ def lookup_fault(host: str, port: int, within_s: float) -> contract.NetworkFault
 
 
 class FaultLog:
-    """Logs each fault kind of an endpoint at most once a minute (saying how many it held
-    back), and an endpoint's recovery at most once a minute, so a server that is down or
-    flapping for hours grows the log by a few lines a minute, not a line a poll."""
+    """Logs each fault kind (and cause, for TLS) of an endpoint at most once a minute
+    (saying how many it held back), and an endpoint's recovery at most once a minute, so
+    a server that is down or flapping for hours grows the log by a few lines a minute,
+    not a line a poll."""
 
     def __init__(self, every_s: float = 60.0, clock: Callable[[], float] = time.monotonic
                  ) -> None:

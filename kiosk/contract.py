@@ -36,7 +36,8 @@ CURLY_QUOTES = str.maketrans({"“": '"', "”": '"', "„": '"', "‟": '"'})
 
 @dataclass(frozen=True)
 class NetworkFault:
-    """No usable answer: timeout, refused, HTTP error, HTML, broken JSON, wrong types."""
+    """No usable answer: timeout, refused, a refused certificate, HTTP error, HTML, broken
+    JSON, wrong types."""
 
     kind: str
     detail: str = ""
