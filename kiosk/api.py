@@ -21,6 +21,7 @@ import urllib3
 
 from kiosk import contract
 from kiosk.logs import Limiter, held_note
+from kiosk.tls import Tls
 
 log = logging.getLogger(__name__)
 
@@ -97,9 +98,10 @@ def lookup_fault(host: str, port: int, within_s: float) -> contract.NetworkFault
 
 
 class FaultLog:
-    """Logs each fault kind of an endpoint at most once a minute (saying how many it held
-    back), and an endpoint's recovery at most once a minute, so a server that is down or
-    flapping for hours grows the log by a few lines a minute, not a line a poll."""
+    """Logs each fault kind (and cause, for TLS) of an endpoint at most once a minute
+    (saying how many it held back), and an endpoint's recovery at most once a minute, so
+    a server that is down or flapping for hours grows the log by a few lines a minute,
+    not a line a poll."""
 
     def __init__(self, every_s: float = 60.0, clock: Callable[[], float] = time.monotonic
                  ) -> None:
@@ -108,7 +110,7 @@ class FaultLog:
 
     def fault(self, endpoint: str, fault: contract.NetworkFault) -> None:
         self._failing.add(endpoint)
-        held = self.limiter.allow((endpoint, fault.kind))
+        held = self.limiter.allow((endpoint, fault.kind, fault.cause))
         if held is not None:
             log.warning("%s: network fault %s %s%s", endpoint, fault.kind, fault.detail,
                         held_note(held))
@@ -127,46 +129,47 @@ class FaultLog:
 
 
 class Api:
-    """The six calls of the specification for one client."""
+    """The calls of the specification for one client."""
 
     def __init__(self, base_url: str, client_id: str, *, timeout_s: float,
                  status_value: int = 1, files_base_url: str | None = None,
-                 period_s: float | None = None) -> None:
+                 period_s: float | None = None, method: str = "GET",
+                 tls: Tls | None = None) -> None:
+        """``method``: GET sends the inputs in the query, POST form-encoded in the body (the
+        specification names the inputs, not the method). ``tls``: how HTTPS is trusted."""
+        if method not in contract.METHODS:
+            raise ValueError(f"method must be one of {contract.METHODS}, not {method!r}")
         self.base_url = base_url.rstrip("/")
         self.files_base_url = (files_base_url or base_url).rstrip("/")
         self.client_id = client_id
         self.status_value = status_value
         self.timeout_s = timeout_s
         self.timeouts = timeouts(timeout_s, period_s)
-        self.session = requests.Session()
+        self.method = method
+        self.tls = tls or Tls(timeout_s=timeout_s)
+        self.session = self.tls.session(self.base_url)
         self.session.headers.update(HEADERS)
-        # The environment's proxies and CA bundle, read once: requests would read them
-        # again on every call (on Windows the registry's proxy settings too), which is
-        # a quarter of a poll's CPU beside the customer's game.
-        settings = self.session.merge_environment_settings(self.base_url, {}, None, None, None)
-        self.session.proxies, self.session.verify = settings["proxies"], settings["verify"]
-        self.session.trust_env = False
         self.faults = FaultLog()
         url = urlsplit(self.base_url)
-        proxied = bool(settings["proxies"])  # then the proxy looks the name up, not this PC
+        proxied = bool(self.session.proxies)  # then the proxy looks the name up, not this PC
         self._host = None if proxied else url.hostname
         self._port = url.port or (443 if url.scheme == "https" else 80)
 
     def status(self) -> contract.StatusAnswer:
-        body = self._get("/rest/status_client", {"clientId": self.client_id})
+        body = self._call("/rest/status_client", {"clientId": self.client_id})
         return self._read("status_client", body, contract.parse_status, self.client_id)
 
     def report(self) -> contract.ReportAnswer:
         params = {"clientId": self.client_id, "clientStatus": self.status_value}
-        body = self._get("/rest/clientStatus", params)
+        body = self._call("/rest/clientStatus", params)
         return self._read("clientStatus", body, contract.parse_report)
 
     def offline(self) -> contract.OfflineAnswer:
-        body = self._get("/rest/offline", {"clientId": self.client_id})
+        body = self._call("/rest/offline", {"clientId": self.client_id})
         return self._read("offline", body, contract.parse_offline)
 
     def service_number(self) -> contract.ServiceAnswer:
-        body = self._get("/rest/serviceNum", {})
+        body = self._call("/rest/serviceNum", {})
         return self._read("serviceNum", body, contract.parse_service_number)
 
     def _read(self, endpoint: str, body: bytes | contract.NetworkFault,
@@ -180,16 +183,17 @@ class Api:
                 self.faults.foreign(endpoint, answer.client_id)
         return answer
 
-    def _get(self, path: str, params: dict) -> bytes | contract.NetworkFault:
-        """GET with a deadline on the whole answer and a cap on its size."""
+    def _call(self, path: str, params: dict) -> bytes | contract.NetworkFault:
+        """One call with a deadline on the whole answer and a cap on its size."""
         deadline = time.monotonic() + self.timeout_s
         if self._host:
             fault = lookup_fault(self._host, self._port, self.timeouts[0])
             if fault is not None:
                 return fault
         try:
-            with self.session.get(self.base_url + path, params=params,
-                                  timeout=self.timeouts, stream=True) as response:
+            inputs = {"data": params} if self.method == "POST" else {"params": params}
+            with self.session.request(self.method, self.base_url + path, **inputs,
+                                      timeout=self.timeouts, stream=True) as response:
                 if response.status_code != 200:
                     return contract.NetworkFault("http", f"HTTP {response.status_code}")
                 chunks, size = [], 0
@@ -207,6 +211,8 @@ class Api:
             return contract.NetworkFault("timeout", type(exc).__name__)
         except urllib3.exceptions.HTTPError as exc:  # raised by raw.read1 itself
             return contract.NetworkFault("connection", type(exc).__name__)
+        except requests.exceptions.SSLError as exc:
+            return self.tls.fault(self.base_url, exc)
         except requests.ConnectionError as exc:
             return contract.NetworkFault("connection", type(exc).__name__)
         except (requests.RequestException, ValueError, OSError) as exc:

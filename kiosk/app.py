@@ -159,16 +159,18 @@ class App:
         from kiosk.scenes.session import SessionScene
         from kiosk.scenes.standby import StandbyScene
         from kiosk.scenes.unpaid import UnpaidScene
+        from kiosk.tls import Tls, Trust
         from kiosk.workers import Caller, Refresher
 
         config = self.config
         timers = config.timers
+        tls = Tls(Trust(config.ca_file, config.cert_sha256), config.timeout_s)
         self.api = Api(self.server_url, config.client_id, timeout_s=config.timeout_s,
                        status_value=config.status_value, files_base_url=config.files_base_url,
                        period_s=min(timers.scan_poll_s, timers.session_poll_s,
-                                    timers.unpaid_poll_s))
+                                    timers.unpaid_poll_s), method=config.method, tls=tls)
         self.media = MediaCache(config.cache_dir, config.files_base_url or self.server_url,
-                                config.timeout_s)
+                                config.timeout_s, tls=tls)
         qr = {"client_id": config.client_id, "base_url": self.server_url}
         self.ctx = Context(flow=self.flow, client_id=config.client_id,
                            scan_qr=fill(config.qr_url, **qr), pay_qr=fill(config.pay_qr_url, **qr),

@@ -15,6 +15,7 @@ from typing import Any
 
 import yaml
 
+from kiosk.contract import METHODS
 from kiosk.flow import Timers
 
 log = logging.getLogger(__name__)
@@ -84,6 +85,9 @@ class Config:
     client_map_check_s: float = 10.0  # how often 未登记的机器 looks at client.map_file again
     client_id_source: str = "config"  # where client_id came from (kiosk/identity.py)
     display_monitor: str = "primary"  # the monitor locked pages show on (kiosk/layout.py)
+    ca_file: Path | None = None  # the venue's CA (or the server's certificate), PEM
+    cert_sha256: str | None = None  # the pinned server certificate, lowercase hex
+    method: str = "GET"  # how the REST calls send their inputs: GET or POST
 
     @property
     def embedded(self) -> bool:
@@ -292,7 +296,12 @@ def load(path: Path, data: dict | None = None) -> Config:
         simulator=simulator,
         guard=_guard(r, log_dir),
     )
-    cfg = replace(cfg, **_client_rules(r, client_id), display_monitor=_monitor(r))
+    cfg = replace(cfg, **_client_rules(r, client_id), **_server_trust(r),
+                  method=_method(r), display_monitor=_monitor(r))
+    if (cfg.ca_file or cfg.cert_sha256) and not any(
+            url and url.startswith("https://") for url in (cfg.base_url, cfg.files_base_url)):
+        log.warning("config keys server.ca_file and server.cert_sha256 apply to https:// "
+                    "only; server.base_url and server.files_base_url are not https")
     for key in r.unknown():
         log.warning("config key %s is not one this program knows; it is ignored", key)
     return cfg
@@ -325,6 +334,46 @@ def _client_rules(r: _Reader, client_id: str) -> dict[str, Any]:
         raise ConfigError("config key client.id is auto, so client.map_file or "
                           "client.hostname_pattern must be set.")
     return rules
+
+
+def _server_trust(r: _Reader) -> dict[str, Any]:
+    """``server.ca_file`` and ``server.cert_sha256``: the two ways to trust a backend's own
+    certificate (kiosk/tls.py); there is no way to turn verification off."""
+    ca_file = r.path("server.ca_file", None)
+    pin = r.text("server.cert_sha256", None)
+    if ca_file is not None and pin is not None:
+        raise ConfigError("config keys server.ca_file and server.cert_sha256 are two ways to "
+                          "trust the backend: set one of them, not both.")
+    if ca_file is not None:
+        if not ca_file.is_file():
+            raise ConfigError(f"config key server.ca_file names {ca_file}, which is not a "
+                              f"file.")
+        import ssl  # OpenSSL: loaded by the guardian only when a CA file is configured
+
+        try:
+            ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT).load_verify_locations(cafile=ca_file)
+        except (ssl.SSLError, OSError, UnicodeError) as exc:
+            raise ConfigError(f"config key server.ca_file: {ca_file} holds no PEM certificate "
+                              f"(-----BEGIN CERTIFICATE-----) that can be read.") from exc
+    if pin is not None:
+        from kiosk.certificate import parse_fingerprint
+
+        try:
+            pin = parse_fingerprint(pin)
+        except ValueError:
+            raise ConfigError(f"config key server.cert_sha256 must be the certificate's SHA-256 "
+                              f"fingerprint, 64 hex digits (with or without colons), not "
+                              f"{pin!r}.") from None
+    return {"ca_file": ca_file, "cert_sha256": pin}
+
+
+def _method(r: _Reader) -> str:
+    """``server.method``: GET or POST (any case); the specification does not say which."""
+    method = r.text("server.method", METHODS[0]) or METHODS[0]
+    if method.upper() not in METHODS:
+        raise ConfigError(f"config key server.method must be {' or '.join(METHODS)}, "
+                          f"not {method!r}.")
+    return method.upper()
 
 
 def _guard(r: _Reader, log_dir: Path) -> GuardConfig:

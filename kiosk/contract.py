@@ -27,16 +27,21 @@ ANSWER_SHAPES = {
 }
 
 WAITING, IN_SESSION, ENDED_UNPAID = 1, 2, 3
+# The specification names each call's inputs but not the method: GET puts them in the
+# query, POST form-encoded in the body (config server.method).
+METHODS = ("GET", "POST")
 TIME_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y/%m/%d %H:%M:%S")
 CURLY_QUOTES = str.maketrans({"“": '"', "”": '"', "„": '"', "‟": '"'})
 
 
 @dataclass(frozen=True)
 class NetworkFault:
-    """No usable answer: timeout, refused, HTTP error, HTML, broken JSON, wrong types."""
+    """No usable answer: timeout, refused, a refused certificate, HTTP error, HTML, broken
+    JSON, wrong types."""
 
     kind: str
     detail: str = ""
+    cause: str = ""  # a kind with several causes (TLS): each is logged on its own
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,8 @@ from pathlib import Path
 
 import requests
 
-from kiosk.api import timeouts
+from kiosk.api import FaultLog, timeouts
+from kiosk.tls import Tls
 
 log = logging.getLogger(__name__)
 
@@ -74,11 +75,13 @@ class MediaCache:
     """Keeps the last good copy of each server file in ``cache_dir``."""
 
     def __init__(self, cache_dir: Path, files_base_url: str, timeout_s: float,
-                 session: requests.Session | None = None) -> None:
+                 session: requests.Session | None = None, tls: Tls | None = None) -> None:
         self.cache_dir = cache_dir
         self.base_url = files_base_url.rstrip("/")
         self.timeout_s = timeout_s
-        self.session = session or requests.Session()
+        self.tls = tls or Tls(timeout_s=timeout_s)
+        self.session = session or self.tls.session(self.base_url)
+        self.faults = FaultLog()  # a refused certificate: explained, once per cause
 
     def current(self, item: Item) -> Path:
         """The cached copy if there is one, else the bundled default."""
@@ -90,6 +93,9 @@ class MediaCache:
         try:
             self.cache_dir.mkdir(parents=True, exist_ok=True)
             return self._download(item)
+        except requests.exceptions.SSLError as exc:
+            self.faults.fault(item.url_path, self.tls.fault(self.base_url, exc))
+            return False
         except (requests.RequestException, OSError) as exc:
             log.warning("%s: download failed (%s); keeping %s", item.url_path,
                         type(exc).__name__, self.current(item).name)

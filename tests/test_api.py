@@ -7,7 +7,7 @@ import socket
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
@@ -24,6 +24,7 @@ from kiosk.contract import (
     ServiceNumber,
     Status,
 )
+from kiosk.simulator import Simulator
 
 SPEC_SESSION = "775233 2017-08-07 16:32:20"  # unionId and startTime of the examples
 
@@ -80,8 +81,57 @@ def test_each_call_sends_the_specified_path_and_parameters(backend, client, name
     assert call(client, name) == expected
     assert len(backend.calls) == 1
     request = backend.calls[0].request
-    assert request.method == "GET"
+    assert request.method == "GET" and request.body is None
     assert urlsplit(request.url).path == path
+
+
+@pytest.mark.parametrize(("name", "params"), [
+    ("status", {"clientId": CLIENT}),
+    ("report", {"clientId": CLIENT, "clientStatus": "1"}),
+    ("offline", {"clientId": CLIENT}),
+    ("service_number", {}),
+])
+def test_with_post_each_call_sends_the_same_inputs_form_encoded_in_the_body(backend, name,
+                                                                            params):
+    path, body, expected = CALLS[name]
+    backend.post(BASE + path, body=body, match=[matchers.query_param_matcher({})])
+    assert call(api.Api(BASE, CLIENT, timeout_s=4, method="POST"), name) == expected
+    request = backend.calls[0].request
+    assert request.method == "POST" and urlsplit(request.url) == urlsplit(BASE + path)
+    assert parse_qs(request.body or "") == {key: [value] for key, value in params.items()}
+    if params:
+        assert request.headers["Content-Type"] == "application/x-www-form-urlencoded"
+
+
+def test_an_unknown_method_is_refused_when_the_api_is_made():
+    with pytest.raises(ValueError, match="PUT"):
+        api.Api(BASE, CLIENT, timeout_s=4, method="PUT")
+
+
+def simulator_answers(method: str) -> list[object]:
+    """A session's calls, in the order a kiosk makes them, against a fresh simulator."""
+    sim = Simulator(clock=lambda: 1_700_000_000.0)
+    kiosk_api = api.Api(sim.start(), CLIENT, timeout_s=4, method=method)
+    try:
+        before = [kiosk_api.service_number(), kiosk_api.status()]
+        sim.venue.start(CLIENT)
+        answers = [*before, kiosk_api.status(), kiosk_api.report(), kiosk_api.offline(),
+                   kiosk_api.status()]
+        sim.faults.configure({"endpoint": "status", "fault": "http", "code": 503})
+        return [*answers, kiosk_api.status()]
+    finally:
+        kiosk_api.close()
+        sim.stop()
+
+
+def test_get_and_post_get_the_same_answers_from_the_simulator():
+    answers = simulator_answers("GET")
+    assert simulator_answers("POST") == answers
+    service, waiting, running, report, offline, ended, faulty = answers
+    assert service == ServiceNumber("13738196887") and waiting == Status(1)
+    assert running.online_status == 2 and report == Report(1) and offline == Offline(True)
+    assert ended.online_status == 3  # the simulator read clientId from the body too
+    assert faulty == NetworkFault("http", "HTTP 503")  # its faults play on POST as well
 
 
 def test_report_sends_the_configured_client_status(backend):
@@ -177,7 +227,7 @@ FAULTS = [
                  id="read-timeout"),
     pytest.param({"body": requests.exceptions.ConnectionError("refused")}, "connection",
                  id="connection-refused"),
-    pytest.param({"body": requests.exceptions.SSLError("bad certificate")}, "connection",
+    pytest.param({"body": requests.exceptions.SSLError("bad certificate")}, "tls",
                  id="tls-error"),
     pytest.param({"body": requests.exceptions.ChunkedEncodingError("broken")}, "request",
                  id="broken-chunks"),

@@ -258,7 +258,20 @@ def test_jitter_from_zero_to_a_quarter_is_accepted(tmp_path, value):
     assert load_text(tmp_path, MINIMAL + f"timers:\n  jitter: {value}\n").timers.jitter == value
 
 
+PIN = "3c962c2ea4f3bf3ef7a9dc46ea3f12494247160ecc0a61fec4ab736fd37cc0f4"
+SERVER = MINIMAL + "server:\n  "
 ERRORS = [
+    pytest.param(SERVER + f'cert_sha256: "{PIN[:-1]}"\n', "server.cert_sha256", id="pin-63"),
+    pytest.param(SERVER + f'cert_sha256: "{PIN}0"\n', "server.cert_sha256", id="pin-65"),
+    pytest.param(SERVER + f'cert_sha256: "x{PIN[1:]}"\n', "server.cert_sha256",
+                 id="pin-not-hex"),
+    pytest.param(SERVER + 'cert_sha256: "da39a3ee5e6b4b0d3255bfef95601890afd80709"\n',
+                 "server.cert_sha256", id="pin-sha1"),
+    pytest.param(SERVER + "cert_sha256: 12345\n", "server.cert_sha256", id="pin-number"),
+    pytest.param(SERVER + f'ca_file: venue-ca.pem\n  cert_sha256: "{PIN}"\n',
+                 "server.cert_sha256", id="ca-file-and-pin"),
+    pytest.param(SERVER + "method: PUT\n", "server.method", id="method-put"),
+    pytest.param(SERVER + "method: [GET]\n", "server.method", id="method-list"),
     pytest.param("server:\n  timeout_s: -4\n" + MINIMAL, "server.timeout_s",
                  id="negative-timeout"),
     pytest.param(MINIMAL + "reboot:\n  mode: halt\n", "reboot.mode", id="unknown-reboot-mode"),
@@ -405,3 +418,69 @@ def test_shipped_configs_have_no_unknown_keys(caplog):
     for name in ("config.yaml", "config.example-venue.yaml"):
         config.load(root / name)
     assert "not one this program knows" not in caplog.text
+
+
+# --- a backend with its own certificate, and the request method ----------------------
+
+PEM = ("-----BEGIN CERTIFICATE-----\n"
+       "MIIBfTCCASOgAwIBAgIUEbpTsmTR5J35cX1Y1h6hKcrBz0owCgYIKoZIzj0EAwIw\n"
+       "FDESMBAGA1UEAwwJMTI3LjAuMC4xMB4XDTI2MDEwMTAwMDAwMFoXDTM2MDEwMTAw\n"
+       "MDAwMFowFDESMBAGA1UEAwwJMTI3LjAuMC4xMFkwEwYHKoZIzj0CAQYIKoZIzj0D\n"
+       "AQcDQgAE1B4mWjqp8oqPYIzbUvxvQ1Tt0vI3GQ5A0MpllfHHCmWQ1hF+r4PbfZpQ\n"
+       "Xq0wiVvb+a5fQhB1HTfFO6ZS0n3xjqNTMFEwHQYDVR0OBBYEFLvXQ2hZ5xRdrExA\n"
+       "-----END CERTIFICATE-----\n")
+
+
+def ca_file_in(folder: Path, name: str = "venue-ca.pem") -> Path:
+    from tests.certs import make
+
+    made = make(folder / "made", "ca")
+    return write(folder, made.pem_file.read_text(), name)
+
+
+def test_trust_and_method_default_to_public_cas_and_get(tmp_path):
+    cfg = load_text(tmp_path, MINIMAL)
+    assert cfg.ca_file is None and cfg.cert_sha256 is None and cfg.method == "GET"
+
+
+@pytest.mark.parametrize("written", [PIN, PIN.upper(), ":".join(re.findall("..", PIN.upper()))])
+def test_a_pin_is_read_plain_or_colon_separated(tmp_path, written):
+    cfg = load_text(tmp_path, MINIMAL + f'server:\n  cert_sha256: "{written}"\n')
+    assert cfg.cert_sha256 == PIN
+
+
+def test_a_ca_file_is_read_relative_to_the_config_folder(tmp_path, monkeypatch):
+    ca_file_in(tmp_path / "kiosk")
+    monkeypatch.chdir(tmp_path)
+    cfg = config.load(write(tmp_path / "kiosk", MINIMAL + "server:\n  ca_file: venue-ca.pem\n"))
+    assert cfg.ca_file == tmp_path / "kiosk" / "venue-ca.pem"
+
+
+@pytest.mark.parametrize("method", ["POST", "post", "GET", "Get"])
+def test_the_method_is_read_in_any_case(tmp_path, method):
+    assert load_text(tmp_path, MINIMAL + f"server:\n  method: {method}\n").method == \
+        method.upper()
+
+
+@pytest.mark.parametrize(("server", "key"), [
+    pytest.param("ca_file: missing.pem", "server.ca_file", id="ca-file-missing"),
+    pytest.param("ca_file: .", "server.ca_file", id="ca-file-a-folder"),
+    pytest.param("ca_file: not-pem.txt", "server.ca_file", id="ca-file-not-pem"),
+    pytest.param("ca_file: broken.pem", "server.ca_file", id="ca-file-broken-pem"),
+    pytest.param("ca_file: key-only.pem", "server.ca_file", id="ca-file-a-key"),
+])
+def test_a_ca_file_that_is_no_pem_certificate_stops_startup_naming_the_key(tmp_path, server,
+                                                                          key):
+    write(tmp_path, "a text file, not a certificate\n", "not-pem.txt")
+    write(tmp_path, PEM, "broken.pem")
+    ca = ca_file_in(tmp_path)
+    write(tmp_path, (ca.parent / "made" / "ca.key").read_text(), "key-only.pem")
+    message = error_of(write(tmp_path, MINIMAL + f"server:\n  {server}\n"))
+    assert_one_sentence_naming(message, key)
+
+
+def test_trust_for_a_backend_without_https_is_said_in_the_log(tmp_path, caplog):
+    cfg = load_text(tmp_path, MINIMAL + f'server:\n  base_url: http://10.0.0.5:8080\n'
+                                        f'  cert_sha256: "{PIN}"\n')
+    assert cfg.cert_sha256 == PIN
+    assert any("apply to https:// only" in r.getMessage() for r in caplog.records)

@@ -39,6 +39,7 @@ from kiosk.flow import (
 )
 from kiosk.simulator import Simulator
 from kiosk.simulator.faults import CATALOGUE
+from kiosk.tls import Tls
 
 CLIENT = "370011"
 # The API's timeout here: far above an in-process call on a loaded machine (2 ms typical,
@@ -66,9 +67,9 @@ class HeadlessKiosk:
     """The app's dispatch without pygame: the flow's commands are run, calls made in line."""
 
     def __init__(self, base_url: str, *, timeout_s: float = TIMEOUT_S,
-                 period_s: float | None = None) -> None:
+                 period_s: float | None = None, tls: Tls | None = None) -> None:
         self.clock = Clock()
-        self.api = Api(base_url, CLIENT, timeout_s=timeout_s, period_s=period_s)
+        self.api = Api(base_url, CLIENT, timeout_s=timeout_s, period_s=period_s, tls=tls)
         self.api.faults = FaultLog(clock=self.clock)
         self.flow = Flow(TIMERS)
         self.pages: list[tuple[float, Page, str]] = []

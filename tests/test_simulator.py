@@ -395,3 +395,31 @@ def test_ledger_lists_every_session_with_how_it_ended_and_every_arrival(
     assert paths[-1] == "/control/ledger"
     times = [t for t, _ in ledger["arrivals"]]
     assert times == sorted(times) and times[-1] == clock.now
+
+
+@pytest.mark.skipif(os.name != "posix", reason="sends SIGINT")
+def test_command_line_serves_https_with_a_given_certificate(http, tmp_path):
+    from tests.certs import make
+
+    cert = make(tmp_path, "backend")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "kiosk.simulator", "--port", "0", "--cert", str(cert.pem_file),
+         "--key", str(cert.key_file)], cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    try:
+        url = process.stdout.readline().split("control page: ")[1].split()[0]
+        assert url.startswith("https://127.0.0.1:")
+        answer = http.post(url + "rest/serviceNum", timeout=2, verify=str(cert.pem_file))
+        assert answer.json()["data"] == 1
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=3) == 0
+    finally:
+        process.kill()
+        process.stdout.close()
+
+
+def test_command_line_refuses_a_certificate_it_cannot_load(tmp_path):
+    (tmp_path / "cert.pem").write_text("not a certificate\n")
+    done = subprocess.run([sys.executable, "-m", "kiosk.simulator", "--cert",
+                           str(tmp_path / "cert.pem")], cwd=ROOT, capture_output=True, text=True,
+                          timeout=20)
+    assert done.returncode == 2 and "--cert/--key" in done.stderr

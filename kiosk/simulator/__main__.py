@@ -1,9 +1,11 @@
-"""Run the backend simulator alone: ``python -m kiosk.simulator --port 8080``."""
+"""Run the backend simulator alone: ``python -m kiosk.simulator --port 8080`` (add
+``--cert cert.pem --key key.pem`` to serve HTTPS, as a venue backend serves its files)."""
 
 from __future__ import annotations
 
 import argparse
 import logging
+import ssl
 import time
 from pathlib import Path
 
@@ -20,9 +22,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--report-timeout", type=float, default=60, metavar="SECONDS")
     parser.add_argument("--files", type=Path, help="folder with background.png and video.mp4")
     parser.add_argument("--service-num", default="13738196887")
+    parser.add_argument("--cert", type=Path, help="serve HTTPS with this PEM certificate")
+    parser.add_argument("--key", type=Path, help="the certificate's PEM private key")
     args = parser.parse_args(argv)
     if args.files is not None and not args.files.is_dir():
         parser.error(f"--files: {args.files} is not a folder")
+    tls = None
+    if args.cert is not None:
+        tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        try:
+            tls.load_cert_chain(args.cert, args.key)
+        except (OSError, ssl.SSLError) as error:
+            parser.error(f"--cert/--key: {error}")
 
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(message)s")
     simulator = Simulator(
@@ -30,6 +41,7 @@ def main(argv: list[str] | None = None) -> None:
         report_timeout_s=args.report_timeout,
         files_dir=args.files,
         service_num=args.service_num,
+        tls=tls,
     )
     try:
         url = simulator.start(args.host, args.port)

@@ -12,6 +12,7 @@ import os
 import shutil
 import socket
 import socketserver
+import ssl
 import struct
 import threading
 import time
@@ -24,6 +25,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from kiosk.contract import METHODS
 from kiosk.simulator import faults
 from kiosk.simulator.faults import CATALOGUE, ENDPOINT_OF_PATH, Fault, FaultError, Switchboard
 from kiosk.simulator.venue import Venue, VenueError
@@ -69,6 +71,15 @@ class _Server(ThreadingHTTPServer):
         socketserver.TCPServer.server_bind(self)
         self.server_name, self.server_port = self.server_address[:2]
 
+    def get_request(self) -> tuple[socket.socket, Any]:
+        """With TLS, the handshake is left to the connection's own thread (_Handler.setup):
+        a client that never completes one must not hold up the accept loop."""
+        sock, address = super().get_request()
+        if self.simulator.tls is not None:
+            sock = self.simulator.tls.wrap_socket(sock, server_side=True,
+                                                  do_handshake_on_connect=False)
+        return sock, address
+
     def handle_error(self, request: Any, client_address: Any) -> None:
         """A client that hung up mid-answer is no reason to print a traceback."""
         log.debug("connection from %s failed", client_address, exc_info=True)
@@ -81,6 +92,11 @@ class _Handler(BaseHTTPRequestHandler):
     fault: Fault | None = None  # what this answer plays instead of the normal one
     endpoint: str | None = None
     wake = threading.Event()  # set when the faults are cleared: stalls end early
+
+    def setup(self) -> None:
+        super().setup()  # sets the connection's timeout, which then bounds the handshake
+        if isinstance(self.connection, ssl.SSLSocket):
+            self.connection.do_handshake()
 
     def do_GET(self) -> None:
         self._dispatch("GET")
@@ -100,7 +116,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.client_id = str(self.params.get("clientId", "")).strip() or None
         self.server.venue.record_request(self.route, self.client_id)
         try:
-            self.endpoint = ENDPOINT_OF_PATH.get(self.route) if method == "GET" else None
+            accepted = method in ROUTES.get(self.route, {})
+            self.endpoint = ENDPOINT_OF_PATH.get(self.route) if accepted else None
             if self.endpoint is not None:
                 self.fault, self.wake = self.server.faults.next(self.endpoint)
                 if self.fault is not None and self._play_before():
@@ -329,10 +346,13 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 ROUTES: dict[str, dict[str, Callable[[_Handler], None]]] = {
-    "/rest/serviceNum": {"GET": _Handler._rest_service_num},
-    "/rest/clientStatus": {"GET": _Handler._rest_client_status},
-    "/rest/status_client": {"GET": _Handler._rest_status_client},
-    "/rest/offline": {"GET": _Handler._rest_offline},
+    # The specification does not say GET or POST: the calls accept both (server.method),
+    # their inputs in the query or form-encoded in the body.
+    **{path: dict.fromkeys(METHODS, handler) for path, handler in (
+        ("/rest/serviceNum", _Handler._rest_service_num),
+        ("/rest/clientStatus", _Handler._rest_client_status),
+        ("/rest/status_client", _Handler._rest_status_client),
+        ("/rest/offline", _Handler._rest_offline))},
     **{path: {"GET": _Handler._media} for path in MEDIA},
     "/": {"GET": _Handler._control_page},
     "/phone": {"GET": _Handler._phone_page},
@@ -372,7 +392,10 @@ class Simulator:
         files_dir: Path | None = None,
         service_num: str = "13738196887",
         clock: Callable[[], float] = time.time,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
+        """``tls``: a server-side context with the certificate to serve HTTPS with, as a
+        venue backend serves its files."""
         self.venue = Venue(
             rate_per_min=rate_per_min,
             report_timeout_s=report_timeout_s,
@@ -380,6 +403,7 @@ class Simulator:
             clock=clock,
         )
         self.files_dir = Path(files_dir) if files_dir is not None else None
+        self.tls = tls
         self.faults = Switchboard()
         self._lock = threading.Lock()
         self._address: tuple[str, int] | None = None
@@ -456,7 +480,7 @@ class Simulator:
         if self._address is None:
             raise RuntimeError("simulator not started")
         host, port = self._address
-        return f"http://{host}:{port}"
+        return f"{'https' if self.tls else 'http'}://{host}:{port}"
 
     def _listen(self, address: tuple[str, int]) -> None:
         self._server = _Server(address, self)

@@ -10,6 +10,7 @@ the page changes, reboots and their timing.
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -22,6 +23,8 @@ import cv2
 import numpy as np
 import pytest
 import yaml
+
+from tests import certs
 
 from . import xscreen
 from .conftest import SCREEN
@@ -163,6 +166,40 @@ def corners(size: int = 24) -> list[tuple[int, int, int, int]]:
     w, h = SCREEN
     return [(0, 0, size, size), (w - size, 0, size, size), (0, h - size, size, size),
             (w - size, h - size, size, size)]
+
+
+MAGENTA = (200, 0, 255)  # BGR of RGB (255, 0, 200): no page draws it by itself
+GREEN = (0, 255, 0)  # BGR: the bundled clip is blue and teal, never pure green
+VIDEO_AREA = (0, 0, SCREEN[0], int(SCREEN[1] * 0.85))  # above the service-number bar
+
+
+def served_media(tmp_path: Path, *, background: bool = True, video: bool = True) -> Path:
+    """A folder for a server to serve: a magenta background and a green video."""
+    files = tmp_path / "files"
+    files.mkdir()
+    if background:
+        assert cv2.imwrite(str(files / "background.png"),
+                           np.full((1080, 1920, 3), MAGENTA, np.uint8))
+    if video:
+        writer = cv2.VideoWriter(str(files / "video.mp4"), cv2.VideoWriter_fourcc(*"mp4v"), 25,
+                                 (320, 180))
+        for _ in range(25):
+            writer.write(np.full((180, 320, 3), GREEN, np.uint8))
+        writer.release()
+    return files
+
+
+def served_background(screen: VirtualScreen) -> np.ndarray | None:
+    """The screenshot, if the served background fills the corners (page B)."""
+    img = xscreen.screenshot(screen)
+    ok = all(xscreen.is_mostly(img, rect, MAGENTA, tolerance=12) for rect in corners())
+    return img if ok else None
+
+
+def served_video(screen: VirtualScreen) -> np.ndarray | None:
+    """The screenshot, if the served video is playing (page A)."""
+    img = xscreen.screenshot(screen)
+    return img if xscreen.is_mostly(img, VIDEO_AREA, GREEN, tolerance=40) else None
 
 
 def on_standby(k: Kiosk) -> dict[str, Any]:
@@ -488,44 +525,54 @@ def test_killing_the_standby_page_brings_it_straight_back(
 
 def test_server_background_fills_the_scan_page(
         screen: VirtualScreen, kiosk: StartKiosk, tmp_path: Path) -> None:
-    files = tmp_path / "files"
-    files.mkdir()
-    magenta = (200, 0, 255)  # BGR of RGB (255, 0, 200): no page draws it by itself
-    assert cv2.imwrite(str(files / "background.png"), np.full((1080, 1920, 3), magenta, np.uint8))
+    files = served_media(tmp_path, video=False)
     k = kiosk({"simulator": {"files_dir": str(files)}, "timers": {"scan_idle_s": 30}})
     on_standby(k)
     cached = Path(k.config["media"]["cache_dir"]) / "background.png"
     wait_until(cached.is_file, 10, message="background.png was not downloaded at start-up")
     to_scan(k, screen)
-
-    def magenta_corners() -> np.ndarray | None:
-        img = xscreen.screenshot(screen)
-        ok = all(xscreen.is_mostly(img, rect, magenta, tolerance=12) for rect in corners())
-        return img if ok else None
-
-    wait_until(magenta_corners, 10, message="the server's background is not shown on B")
+    wait_until(lambda: served_background(screen), 10,
+               message="the server's background is not shown on B")
     qr_shown(screen, fill(QR_URL))  # still scannable on top of it
 
 
 def test_server_standby_video_replaces_the_bundled_one(
         screen: VirtualScreen, kiosk: StartKiosk, tmp_path: Path) -> None:
-    files = tmp_path / "files"
-    files.mkdir()
-    green = (0, 255, 0)  # BGR: the bundled clip is blue and teal, never pure green
-    writer = cv2.VideoWriter(str(files / "video.mp4"), cv2.VideoWriter_fourcc(*"mp4v"), 25,
-                             (320, 180))
-    for _ in range(25):
-        writer.write(np.full((180, 320, 3), green, np.uint8))
-    writer.release()
+    files = served_media(tmp_path, background=False)
     k = kiosk({"simulator": {"files_dir": str(files)}})
     on_standby(k)
-    video_area = (0, 0, SCREEN[0], int(SCREEN[1] * 0.85))  # above the service-number bar
+    wait_until(lambda: served_video(screen), 15,
+               message="the server's standby video is not on page A")
 
-    def green_video() -> np.ndarray | None:
-        img = xscreen.screenshot(screen)
-        return img if xscreen.is_mostly(img, video_area, green, tolerance=40) else None
 
-    wait_until(green_video, 15, message="the server's standby video is not on page A")
+def test_a_backend_with_its_own_certificate_is_trusted_by_the_line_from_the_log(
+        screen: VirtualScreen, kiosk: StartKiosk, tmp_path: Path) -> None:
+    """The operator's story: files over HTTPS with a self-signed certificate are refused
+    (the bundled video stays, the log says why and offers a line); with that line in the
+    config the server's video and background are on screen."""
+    cert = certs.make(tmp_path / "certs", "backend")
+    files_server = certs.https_simulator(cert, served_media(tmp_path))
+    try:
+        server = {"base_url": "embedded", "files_base_url": files_server.base_url}
+        refused = kiosk({"server": server})
+        on_standby(refused)
+        _, _, line = refused.wait_log(
+            "kiosk-ui", lambda m: m.startswith("/files/video.mp4: network fault tls"), 20,
+            message="no TLS fault for the video in the log")
+        assert served_video(screen) is None  # the bundled video plays meanwhile
+        assert entries(refused, event="reboot") == []
+        refused.stop()
+        pin = re.search(r'cert_sha256: "([0-9A-F:]{95})"', line)
+        assert pin and "self-signed" in line, line
+        trusted = kiosk({"server": {**server, "cert_sha256": pin.group(1)}})
+        on_standby(trusted)
+        wait_until(lambda: served_video(screen), 15,
+                   message="the HTTPS server's standby video is not on page A")
+        to_scan(trusted, screen)
+        wait_until(lambda: served_background(screen), 10,
+                   message="the HTTPS server's background is not shown on B")
+    finally:
+        files_server.stop()
 
 
 # What a real network and a buggy backend produce, played in turn by the simulator's fault
