@@ -9,13 +9,14 @@ from __future__ import annotations
 import logging
 import math
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from kiosk.flow import Timers
+from kiosk.remote_log import QUEUE, Target, parse_target
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +50,7 @@ class GuardConfig:
     maintenance_flag_file: Path | None
     maintenance_registry_flags: tuple[str, ...]
     maintenance_check_s: float
-    admin_password_hash: str | None
+    admin_password_hash: str | None = field(repr=False)  # never in a log line, even by repr
 
 
 @dataclass(frozen=True)
@@ -83,6 +84,8 @@ class Config:
     client_id_template: str = "{0}"
     client_map_check_s: float = 10.0  # how often 未登记的机器 looks at client.map_file again
     client_id_source: str = "config"  # where client_id came from (kiosk/identity.py)
+    log_remote: Target | None = None  # the syslog collector (kiosk/remote_log.py)
+    log_remote_queue: int = QUEUE
 
     @property
     def embedded(self) -> bool:
@@ -291,7 +294,7 @@ def load(path: Path, data: dict | None = None) -> Config:
         simulator=simulator,
         guard=_guard(r, log_dir),
     )
-    cfg = replace(cfg, **_client_rules(r, client_id))
+    cfg = replace(cfg, **_client_rules(r, client_id), **_remote(r))
     for key in r.unknown():
         log.warning("config key %s is not one this program knows; it is ignored", key)
     return cfg
@@ -324,6 +327,18 @@ def _client_rules(r: _Reader, client_id: str) -> dict[str, Any]:
         raise ConfigError("config key client.id is auto, so client.map_file or "
                           "client.hostname_pattern must be set.")
     return rules
+
+
+def _remote(r: _Reader) -> dict[str, Any]:
+    """``log.remote``: ``udp://host:514`` or ``tcp://host:601``, and its queue."""
+    text = r.text("log.remote", None)
+    try:
+        target = None if text is None else parse_target(text)
+    except ValueError:
+        raise ConfigError(f"config key log.remote must look like udp://host:514 or "
+                          f"tcp://host:601, not {text!r}.") from None
+    return {"log_remote": target,
+            "log_remote_queue": r.integer("log.remote_queue", QUEUE, 1, 1_000_000)}
 
 
 def _guard(r: _Reader, log_dir: Path) -> GuardConfig:
