@@ -246,10 +246,12 @@ class RemoteLog:
         self.clock = clock
         self.retry_s = retry_s
         self.sent = 0
+        self.connects = 0  # attempts to connect, successful or not
         self._queue: deque[tuple[int, bytes]] = deque()
         self._flying: int | None = None  # the number of the message being sent
         self._numbered = 0
         self._dropped = 0  # since the collector last took a message
+        self.dropped_total = 0  # since this process started (a report may be lost too)
         self._cond = threading.Condition()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
@@ -320,6 +322,7 @@ class RemoteLog:
                 self._flying = number
             try:
                 if self.link.sock is None:
+                    self.connects += 1
                     self.link.open()
                     self._report_drops()
                 self.link.send(data)
@@ -357,17 +360,20 @@ class RemoteLog:
         self.down = why
 
     def _report_drops(self) -> None:
-        """Just connected: first say how many messages did not fit while it was away."""
+        """Just connected: first say how many messages did not fit while it was away, and
+        how many in all (should a report go into a connection that is read no more)."""
         with self._cond:
             dropped, self._dropped = self._dropped, 0
         if not dropped:
             return
+        total = self.dropped_total + dropped
         text = (f"client {self.client_id}: {dropped} messages were dropped while the "
-                f"collector took none (the kiosk holds the newest {self.queue_size})")
+                f"collector took none ({total} since this process started; the kiosk holds "
+                f"the newest {self.queue_size})")
         data = message(ts=time.time(), severity=WARNING, hostname=self.hostname,
                        procid=os.getpid(), msgid="remote_dropped",
                        params={"clientId": self.client_id, "event": "remote_dropped",
-                               "page": self.page, "messages": dropped},
+                               "page": self.page, "messages": dropped, "total": total},
                        text=text, limit=self.link.limit)
         try:
             self.link.send(data)
@@ -375,6 +381,7 @@ class RemoteLog:
             with self._cond:
                 self._dropped += dropped
             raise
+        self.dropped_total = total
         log.info("remote log: %s told of %d messages dropped meanwhile", self.target, dropped)
 
 
