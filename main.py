@@ -3,7 +3,8 @@ registers or removes its autostart (kiosk/platform/autostart.py).
 
 This process becomes the guardian (and, with ``server.base_url: embedded``, hosts
 the simulator); the guardian starts the UI as ``main.py --role ui``.
-``python main.py hash-password`` prints the ``admin.password_hash`` line for a password.
+``python main.py hash-password`` prints the ``admin.password_hash`` line for a password;
+``python main.py check [--json]`` checks that this PC is set up right (kiosk/check/).
 """
 
 from __future__ import annotations
@@ -65,7 +66,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog=PROG, description="扫码上机 kiosk client",
         epilog=f"{PROG} install|uninstall [--dry-run]: start the kiosk at logon, or "
-               f"stop doing so ({PROG} install --help).")
+               f"stop doing so ({PROG} install --help). {PROG} check [--json]: check that this "
+               f"PC is set up right ({PROG} check --help).")
     parser.add_argument("--config", type=Path, default=HERE / "config.yaml",
                         help="config file (default: config.yaml next to main.py)")
     hidden = argparse.SUPPRESS  # the guardian and the UI start each other with these
@@ -125,6 +127,13 @@ def main(argv: list[str] | None = None) -> int:
         from kiosk.platform.autostart import main as autostart
 
         return autostart(argv, default_config=HERE / "config.yaml", prog=PROG)
+    if argv[:1] == ["check"]:
+        from kiosk.check.command import main as check
+
+        frozen = PROG == "kiosk"  # kiosk-console.exe in a built folder
+        hint = f"{Path(sys.executable).name} install" if frozen else "python main.py install"
+        return check(argv[1:], default_config=HERE / "config.yaml", prog=PROG,
+                     install_hint=hint)
     if argv[:1] == ["hash-password"]:
         import getpass
 
