@@ -34,9 +34,10 @@ def windows_disk(path: str, kernel32: Any = None, environ: Mapping[str, str] = o
         return "an unknown drive (not an absolute path)"
     if drive.startswith(("\\\\", "//")):
         return f"{drive} (network share)"
+    drive = drive.upper()
     kind = DRIVE_KINDS.get((kernel32 or _kernel32()).GetDriveTypeW(drive + "\\"), "unknown kind")
-    system = environ.get("SystemDrive", "C:").rstrip("\\").upper() == drive.upper()
-    return f"{drive.upper()} ({kind}{', the system drive' if system else ''})"
+    system = environ.get("SystemDrive", "C:").rstrip("\\").upper() == drive
+    return f"{drive} ({kind}{', the system drive' if system else ''})"
 
 
 def _existing(path: Path) -> Path:
