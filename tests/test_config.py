@@ -310,6 +310,13 @@ ERRORS = [
                  id="password-not-hashed"),
     pytest.param(MINIMAL + "media:\n  hw_decode: 'yes'\n", "media.hw_decode",
                  id="hw-decode-as-text"),
+    pytest.param(MINIMAL + "log:\n  remote: syslog.venue.lan:514\n", "log.remote",
+                 id="remote-without-scheme"),
+    pytest.param(MINIMAL + "log:\n  remote: https://syslog.venue.lan\n", "log.remote",
+                 id="remote-http"),
+    pytest.param(MINIMAL + "log:\n  remote: [udp://a]\n", "log.remote", id="remote-list"),
+    pytest.param(MINIMAL + "log:\n  remote_queue: 0\n", "log.remote_queue",
+                 id="remote-queue-zero"),
 ]
 
 
@@ -388,3 +395,22 @@ def test_shipped_configs_have_no_unknown_keys(caplog):
     for name in ("config.yaml", "config.example-venue.yaml"):
         config.load(root / name)
     assert "not one this program knows" not in caplog.text
+
+
+def test_the_remote_log_is_off_by_default_and_names_its_collector(tmp_path):
+    assert load_text(tmp_path, MINIMAL).log_remote is None
+    cfg = load_text(tmp_path, MINIMAL + "log:\n  remote: tcp://10.0.0.5\n  remote_queue: 50\n")
+    assert str(cfg.log_remote) == "tcp://10.0.0.5:601" and cfg.log_remote_queue == 50
+    assert str(load_text(tmp_path, MINIMAL + "log:\n  remote: udp://logs:5514\n").log_remote) == (
+        "udp://logs:5514")
+
+
+def test_the_admin_hash_is_never_in_the_configs_text_nor_its_errors(tmp_path):
+    from kiosk.admin import make_hash
+
+    line = make_hash("pass word", 1000)
+    cfg = load_text(tmp_path, MINIMAL + f'admin:\n  password_hash: "{line}"\n')
+    assert line.split("$")[3] not in repr(cfg)  # a log line showing the config shows no hash
+    broken = line[:-4] + "!!!!"
+    message = error_of(write(tmp_path, MINIMAL + f'admin:\n  password_hash: "{broken}"\n'))
+    assert "admin.password_hash" in message and broken.split("$")[2] not in message

@@ -15,7 +15,7 @@ import pytest
 from kiosk import remote_log
 from kiosk.logs import Trace
 from kiosk.remote_log import RemoteHandler, RemoteLog, Target, message, parse_target
-from tests.collector import Blocker, Collector, free_port, parse
+from tests.collector import Blocker, Collector, free_port, parse, venue_lines
 from tests.waiting import wait_until
 
 PROTOCOLS = ("udp", "tcp")
@@ -243,3 +243,8 @@ def test_connecting_again_and_again_leaks_no_thread_and_no_socket(protocol):
     assert all(t <= threads + 1 and f <= fds + 1 for t, f in seen), (threads, fds, seen)
     remote.close(0)
     wait_until(lambda: threading.active_count() == threads, 5, message="the thread lives on")
+
+
+def test_the_readmes_collector_lines_are_the_ones_the_tests_run():
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    assert venue_lines("tcp", 601, "/var/log/kiosk.log") in readme
