@@ -105,9 +105,10 @@ def timestamp(ts: float) -> str:
     """RFC 3339 local time with milliseconds and the UTC offset."""
     seconds = int(ts)
     local = time.localtime(seconds)
-    offset = time.strftime("%z", local) or "+0000"
+    # tm_gmtoff, not strftime's %z: on Windows %z gives the zone's name.
+    sign, offset = ("-", -local.tm_gmtoff) if local.tm_gmtoff < 0 else ("+", local.tm_gmtoff)
     return (time.strftime("%Y-%m-%dT%H:%M:%S", local) + f".{int((ts - seconds) * 1000):03d}"
-            + f"{offset[:3]}:{offset[3:]}")
+            + f"{sign}{offset // 3600:02d}:{offset % 3600 // 60:02d}")
 
 
 def message(*, ts: float, severity: int, hostname: str, procid: int, msgid: str,

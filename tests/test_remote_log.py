@@ -8,6 +8,7 @@ import os
 import re
 import socket
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -40,6 +41,19 @@ def test_a_message_is_rfc5424_with_the_kiosk_as_app_and_the_client_in_its_data()
     assert found.params == {"clientId": "370011", "page": "B", "reason": "input"}
     assert re.fullmatch(r"2024-11-2\dT\d\d:\d\d:\d\d\.500[+-]\d\d:\d\d", found.timestamp)
     assert found.text == "page B (input)"
+
+
+@pytest.mark.parametrize(("zone", "stamp"), [
+    ("UTC", "2024-11-28T13:20:00.500+00:00"), ("Asia/Shanghai", "2024-11-28T21:20:00.500+08:00"),
+    ("America/St_Johns", "2024-11-28T09:50:00.500-03:30")])
+def test_timestamps_are_the_pcs_local_time_with_its_offset(monkeypatch, zone, stamp):
+    monkeypatch.setenv("TZ", zone)
+    time.tzset()
+    try:
+        assert remote_log.timestamp(1732800000.5) == stamp
+    finally:
+        monkeypatch.undo()
+        time.tzset()
 
 
 def test_structured_data_values_are_escaped_and_header_fields_kept_printable():
