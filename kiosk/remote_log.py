@@ -235,15 +235,14 @@ class RemoteLog:
     """Queues messages for one collector and sends them from a daemon thread."""
 
     def __init__(self, target: Target, *, client_id: str, hostname: str,
-                 queue_size: int = QUEUE, link: Link | None = None,
-                 clock: Callable[[], float] = time.monotonic,
+                 queue_size: int = QUEUE, clock: Callable[[], float] = time.monotonic,
                  retry_s: tuple[float, float] = RETRY_S) -> None:
         self.target = target
         self.client_id = client_id
         self.hostname = hostname
         self.page: str | None = None  # the page this process shows (or learned) last
         self.queue_size = queue_size
-        self.link = link or Link(target)
+        self.link = Link(target)
         self.clock = clock
         self.retry_s = retry_s
         self.sent = 0
@@ -260,9 +259,9 @@ class RemoteLog:
         self.down: str | None = None  # why the collector takes nothing right now
 
     def send(self, msgid: str, text: str, severity: int = INFO, ts: float | None = None,
-             **fields: object) -> None:
+             fields: Mapping[str, object] | None = None) -> None:
         """Queue one message; never waits for the network."""
-        params = {"clientId": self.client_id, "event": msgid, "page": self.page, **fields}
+        params = {"clientId": self.client_id, "event": msgid, "page": self.page, **(fields or {})}
         data = message(ts=time.time() if ts is None else ts, severity=severity,
                        hostname=self.hostname, procid=os.getpid(), msgid=msgid, params=params,
                        text=f"client {self.client_id}: {text}", limit=self.link.limit)
@@ -284,7 +283,7 @@ class RemoteLog:
             return
         shown = {("page" if name == "scene" else name): value for name, value in fields.items()}
         severity, text = event_text(event, shown)
-        self.send(event, text, severity, ts, **shown)
+        self.send(event, text, severity, ts, shown)
 
     def flush(self, timeout_s: float) -> bool:
         """Wait until every message queued so far has left, for at most ``timeout_s``."""
@@ -399,7 +398,7 @@ class RemoteHandler(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         try:
             self.remote.send("log", self.format(record), LEVELS.get(record.levelno, WARNING),
-                             record.created, level=record.levelname, logger=record.name)
+                             record.created, {"level": record.levelname, "logger": record.name})
         except Exception:  # noqa: BLE001 (a log line must never become a crash)
             self.handleError(record)
 
