@@ -3,6 +3,11 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+# The system tools of the end-to-end tests (X; Xorg's dummy driver for several monitors)
+# and of the remote log's (a real rsyslog).
+TEST_TOOLS := Xvfb=xvfb xdotool=xdotool xwd=x11-apps rsyslogd=rsyslog Xorg=xserver-xorg-core \
+	/usr/lib/xorg/modules/drivers/dummy_drv.so=xserver-xorg-video-dummy \
+	xrandr=x11-xserver-utils xsetroot=x11-xserver-utils
 DIST_STAMP := $(VENV)/.dist-installed
 
 .PHONY: install run test lint unit e2e bench clean dist venue soak
@@ -25,11 +30,11 @@ unit: install
 	$(PY) -m pytest -q -m "not e2e"
 
 e2e: install
-	bash tools/ensure-x-tools.sh
+	bash tools/ensure-tools.sh $(TEST_TOOLS)
 	$(PY) -m pytest -q -m e2e
 
 test: lint
-	bash tools/ensure-x-tools.sh
+	bash tools/ensure-tools.sh $(TEST_TOOLS)
 	$(PY) -m pytest -q
 
 $(DIST_STAMP): requirements-dist.txt $(STAMP)
@@ -49,7 +54,7 @@ venue: install
 	$(PY) tools/venue.py $(VENUE_ARGS)
 
 soak: install
-	bash tools/ensure-x-tools.sh
+	bash tools/ensure-tools.sh $(TEST_TOOLS)
 	$(PY) tools/soak.py --minutes $(or $(SOAK_MINUTES),10)
 
 # Speed and footprint beside same-run references (not part of `make test`; takes ~5 min).

@@ -3,7 +3,8 @@ registers or removes its autostart (kiosk/platform/autostart.py).
 
 This process becomes the guardian (and, with ``server.base_url: embedded``, hosts
 the simulator); the guardian starts the UI as ``main.py --role ui``.
-``python main.py hash-password`` prints the ``admin.password_hash`` line for a password.
+``python main.py hash-password`` prints the ``admin.password_hash`` line for a password;
+``python main.py check [--json]`` checks that this PC is set up right (kiosk/check/).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ if TYPE_CHECKING:
 
     from kiosk import config, identity
     from kiosk.cover import Cover
+    from kiosk.remote_log import RemoteLog
 
 os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")  # stdout is the guardian's pipe
 # A frozen build's own files sit in its _internal folder; the operator's config.yaml
@@ -25,6 +27,7 @@ os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")  # stdout is the guardi
 HERE = (Path(sys.executable) if getattr(sys, "frozen", False) else Path(__file__)).resolve().parent
 PROG = "kiosk" if getattr(sys, "frozen", False) else "main.py"  # how the operator calls it
 AUTOSTART_COMMANDS = ("install", "uninstall")
+UNREGISTERED = "unregistered"  # the clientId in remote log lines of a PC no rule knows
 WINDOW_FLAG = "--window"  # the guardian tells the UI its window: full, or WxH
 
 
@@ -63,7 +66,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog=PROG, description="扫码上机 kiosk client",
         epilog=f"{PROG} install|uninstall [--dry-run]: start the kiosk at logon, or "
-               f"stop doing so ({PROG} install --help).")
+               f"stop doing so ({PROG} install --help). {PROG} check [--json]: check that this "
+               f"PC is set up right ({PROG} check --help).")
     parser.add_argument("--config", type=Path, default=HERE / "config.yaml",
                         help="config file (default: config.yaml next to main.py)")
     hidden = argparse.SUPPRESS  # the guardian and the UI start each other with these
@@ -98,6 +102,20 @@ def load_config(path: Path, log_name: str) -> config.Config:
     return config.load(path, data)
 
 
+def start_remote(cfg: config.Config, client_id: str) -> RemoteLog | None:
+    """``log.remote``: this process's sender, for its log lines and its trace events."""
+    if cfg.log_remote is None:
+        return None
+    from kiosk import logs
+    from kiosk.platform.machine import hostname
+    from kiosk.remote_log import RemoteLog
+
+    remote = RemoteLog(cfg.log_remote, client_id=client_id, hostname=hostname(),
+                       queue_size=cfg.log_remote_queue)
+    logs.forward(remote)
+    return remote
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     cover = cover_first(argv)
@@ -110,6 +128,13 @@ def main(argv: list[str] | None = None) -> int:
         from kiosk.platform.autostart import main as autostart
 
         return autostart(argv, default_config=HERE / "config.yaml", prog=PROG)
+    if argv[:1] == ["check"]:
+        from kiosk.check.command import main as check
+
+        frozen = PROG == "kiosk"  # kiosk-console.exe in a built folder
+        hint = f"{Path(sys.executable).name} install" if frozen else "python main.py install"
+        return check(argv[1:], default_config=HERE / "config.yaml", prog=PROG,
+                     install_hint=hint)
     if argv[:1] == ["hash-password"]:
         import getpass
 
@@ -127,11 +152,14 @@ def main(argv: list[str] | None = None) -> int:
         cfg = load_config(args.config, "kiosk-ui" if args.role == "ui" else "kiosk")
         if args.role == "ui":
             cfg, unregistered = identity.identify(cfg, this_machine)
+            client_id = UNREGISTERED if unregistered else cfg.client_id
         else:  # a mistake in clients.csv stops the start; the UI logs the id it finds
-            identity.resolve(cfg, this_machine)
+            found = identity.resolve(cfg, this_machine)
+            client_id = found.client_id if isinstance(found, identity.Identity) else UNREGISTERED
     except config.ConfigError as exc:
         log.error("%s", exc)  # one line on stderr (the console log) and in the log file
         return 2
+    remote = start_remote(cfg, client_id)
     if args.role == "ui":
         from kiosk.app import run as run_ui
 
@@ -143,10 +171,10 @@ def main(argv: list[str] | None = None) -> int:
         guardian_args = ["--config", str(cfg.path), "--role", "guardian", "--server-url", url]
         return run_ui(cfg, server_url=url, rebooting=args.rebooting, guardian_args=guardian_args,
                       unregistered=unregistered, reboot_outcome=args.reboot_outcome,
-                      cover=cover, widget=args.widget)
+                      cover=cover, widget=args.widget, remote=remote)
     from kiosk.guardian import run as run_guardian
 
-    return run_guardian(cfg, server_url=args.server_url, ui_pid=args.ui_pid)
+    return run_guardian(cfg, server_url=args.server_url, ui_pid=args.ui_pid, remote=remote)
 
 
 if __name__ == "__main__":

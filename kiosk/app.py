@@ -44,6 +44,7 @@ from kiosk.platform import MaintenanceWatch, Outcome
 
 if TYPE_CHECKING:
     from kiosk.cover import Cover
+    from kiosk.remote_log import RemoteLog
 
 log = logging.getLogger(__name__)
 
@@ -55,13 +56,21 @@ OFF_PAGE = (-1, -1)  # where a click on another monitor's cover lands on the pag
 POINTER_EVENTS = frozenset({pygame.MOUSEBUTTONDOWN, pygame.MOUSEBUTTONUP, pygame.MOUSEMOTION})
 
 
+def described(arg: object) -> str:
+    """What a failure line says about its input: an input event by its kind only (a key
+    pressed in the admin prompt is a character of the password)."""
+    if isinstance(arg, pygame.event.EventType):
+        return pygame.event.event_name(arg.type)
+    return f"{arg!r:.80}"
+
+
 class App:
     """Owns the window, the loop and the dispatch between pygame, the core and workers."""
 
     def __init__(self, config: Config, server_url: str, link: GuardianLink,
                  rebooting: str | None, unregistered: Unregistered | None = None,
                  reboot_outcome: str = Outcome.STARTED, cover: Cover | None = None,
-                 widget: str | None = None) -> None:
+                 widget: str | None = None, remote: RemoteLog | None = None) -> None:
         """``widget``: the guardian's word on where the widget was in this session."""
         from kiosk.guardian import rebooter_for
 
@@ -73,7 +82,7 @@ class App:
         self.link = link
         self.rebooting = rebooting
         self.reboot_outcome = Outcome(reboot_outcome)
-        self.trace = Trace(config.trace)
+        self.trace = Trace(config.trace, remote)
         self.rebooter = rebooter_for(config, self.trace)
         self.rebooter.on_failed = lambda reason: self._post("reboot_failed", reason)
         assert self.rebooter.maintenance is not None
@@ -202,6 +211,7 @@ class App:
         self.scene = UnregisteredScene(ctx, machine)
         self.window.lock()
         self.link.page("unregistered")
+        self.trace.at_page("unregistered")
         self.registration = RegistrationWatch(
             self.config, machine, lambda found: self._post("registered", found)).start()
 
@@ -246,7 +256,7 @@ class App:
         try:
             handler(*args)
         except Exception as exc:
-            self._failed(f"{handler.__name__}({args[0]!r:.80})", handler.__name__, exc)
+            self._failed(f"{handler.__name__}({described(args[0])})", handler.__name__, exc)
 
     def _failed(self, what: str, where: str, exc: Exception) -> None:
         """Log a bug with its traceback, once a minute for each place, page and kind of
@@ -365,6 +375,7 @@ class App:
             # The guardian hears of the page first: it follows the flow (rule 3) even if
             # showing the page fails. The trace says when the page is on screen.
             self.link.page(command.page.value)
+            self.trace.at_page(command.page.value)
             self._show(command.page, now)
             if command.page in TRACED_PAGES:
                 self.trace.scene(command.page.value, command.reason)
@@ -447,7 +458,7 @@ class App:
 def run(config: Config, *, server_url: str, rebooting: str | None,
         guardian_args: list[str], unregistered: Unregistered | None = None,
         reboot_outcome: str = Outcome.STARTED, cover: Cover | None = None,
-        widget: str | None = None) -> int:
+        widget: str | None = None, remote: RemoteLog | None = None) -> int:
     """The UI process's main; it never returns normally."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C is the guardian's to handle
     link = GuardianLink.from_stdio(guardian_args, hang_s=config.guard.hang_s)
@@ -455,7 +466,7 @@ def run(config: Config, *, server_url: str, rebooting: str | None,
     log.info("UI %d started (client %s, server %s)", os.getpid(), config.client_id, server_url)
     try:
         code = App(config, server_url, link, rebooting, unregistered, reboot_outcome,
-                   cover, widget).run()
+                   cover, widget, remote).run()
     except Exception:
         log.exception("the UI failed; the guardian starts it again (or reboots in a session)")
         code = 1

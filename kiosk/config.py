@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import math
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +17,7 @@ import yaml
 
 from kiosk.contract import METHODS
 from kiosk.flow import Timers
+from kiosk.remote_log import QUEUE, Target, parse_target
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +51,7 @@ class GuardConfig:
     maintenance_flag_file: Path | None
     maintenance_registry_flags: tuple[str, ...]
     maintenance_check_s: float
-    admin_password_hash: str | None
+    admin_password_hash: str | None = field(repr=False)  # never in a log line, even by repr
 
 
 @dataclass(frozen=True)
@@ -88,6 +89,8 @@ class Config:
     ca_file: Path | None = None  # the venue's CA (or the server's certificate), PEM
     cert_sha256: str | None = None  # the pinned server certificate, lowercase hex
     method: str = "GET"  # how the REST calls send their inputs: GET or POST
+    log_remote: Target | None = None  # the syslog collector (kiosk/remote_log.py)
+    log_remote_queue: int = QUEUE
 
     @property
     def embedded(self) -> bool:
@@ -296,7 +299,7 @@ def load(path: Path, data: dict | None = None) -> Config:
         simulator=simulator,
         guard=_guard(r, log_dir),
     )
-    cfg = replace(cfg, **_client_rules(r, client_id), **_server_trust(r),
+    cfg = replace(cfg, **_client_rules(r, client_id), **_server_trust(r), **_remote(r),
                   method=_method(r), display_monitor=_monitor(r))
     if (cfg.ca_file or cfg.cert_sha256) and not any(
             url and url.startswith("https://") for url in (cfg.base_url, cfg.files_base_url)):
@@ -374,6 +377,18 @@ def _method(r: _Reader) -> str:
         raise ConfigError(f"config key server.method must be {' or '.join(METHODS)}, "
                           f"not {method!r}.")
     return method.upper()
+
+
+def _remote(r: _Reader) -> dict[str, Any]:
+    """``log.remote``: ``udp://host:514`` or ``tcp://host:601``, and its queue."""
+    text = r.text("log.remote", None)
+    try:
+        target = None if text is None else parse_target(text)
+    except ValueError:
+        raise ConfigError(f"config key log.remote must look like udp://host:514 or "
+                          f"tcp://host:601, not {text!r}.") from None
+    return {"log_remote": target,
+            "log_remote_queue": r.integer("log.remote_queue", QUEUE, 1, 1_000_000)}
 
 
 def _guard(r: _Reader, log_dir: Path) -> GuardConfig:

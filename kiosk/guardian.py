@@ -22,7 +22,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from kiosk import flow
 from kiosk.config import Config
@@ -37,6 +37,10 @@ from kiosk.platform import (
     self_argv,
     ui_environment,
 )
+from kiosk.platform.disks import placement
+
+if TYPE_CHECKING:
+    from kiosk.remote_log import RemoteLog
 
 log = logging.getLogger(__name__)
 
@@ -274,7 +278,8 @@ class Guardian:
     def adopt(self, ui_pipe: BinaryIO, ui_pid: int, beating: Heartbeat) -> bool:
         """Watch a UI that started us (it outlived its first guardian) through our stdin."""
         log.info("guardian adopted a running UI, pid %d", ui_pid)
-        seen = watch(ui_pipe, hang_s=self.config.guard.hang_s, on_turn=beating.turn)
+        seen = watch(ui_pipe, self.rebooter.trace.at_page, hang_s=self.config.guard.hang_s,
+                     on_turn=beating.turn)
         if seen.hung:
             self._kill_hung(ui_pid, seen)
         return self.decide(seen)
@@ -302,7 +307,8 @@ class Guardian:
         log.info("UI started, pid %d", child.pid)
         assert child.stdin is not None and child.stdout is not None
         beating = Heartbeat(pipe_sender(child.stdin)).start()
-        seen = watch(child.stdout, hang_s=self.config.guard.hang_s, on_turn=beating.turn)
+        seen = watch(child.stdout, self.rebooter.trace.at_page, hang_s=self.config.guard.hang_s,
+                     on_turn=beating.turn)
         beating.stop()
         if seen.hung:
             self._kill_hung(child.pid, seen)
@@ -343,7 +349,8 @@ def rebooter_for(config: Config, trace: Trace) -> Rebooter:
                     down_within_s=config.reboot_down_within_s)
 
 
-def run(config: Config, *, server_url: str | None = None, ui_pid: int | None = None) -> int:
+def run(config: Config, *, server_url: str | None = None, ui_pid: int | None = None,
+        remote: RemoteLog | None = None) -> int:
     """The guardian process's main: the single-instance lock, the embedded simulator if
     asked for, then the watch."""
     lock = InstanceLock(config.guard.lock_file)
@@ -368,7 +375,10 @@ def run(config: Config, *, server_url: str | None = None, ui_pid: int | None = N
         print(f"模拟后台 (embedded simulator) control page: {server_url}/", flush=True,
               file=sys.stderr if ui_pid is not None else sys.stdout)
     url = server_url or config.base_url
-    rebooter = rebooter_for(config, Trace(config.trace))
+    # Restored disks lose their files at each reboot: say where ours are (README, log.dir).
+    log.info("disks: %s", placement({"logs": config.log_dir, "cache": config.cache_dir,
+                                     "trace": config.trace}))
+    rebooter = rebooter_for(config, Trace(config.trace, remote))
     assert rebooter.maintenance is not None
     MaintenanceWatch(rebooter.maintenance, config.guard.maintenance_check_s)  # logs it if on
     guardian = Guardian(config, url, rebooter)

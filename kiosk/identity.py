@@ -46,6 +46,15 @@ class Unregistered:
     machine: Machine
     map_file: Path | None
 
+    @property
+    def file_name(self) -> str:
+        return self.map_file.name if self.map_file else "clients.csv"
+
+    @property
+    def line(self) -> str:
+        """The start of its line in the mapping file: the id is typed in last."""
+        return f"{self.machine.hostname},{self.machine.macs[0] if self.machine.macs else ''},"
+
 
 def normalize_mac(text: str) -> str | None:
     """``aa:bb:cc:dd:ee:ff`` whatever the separators (``-``, ``:``, ``.``, none) or case."""

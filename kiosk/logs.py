@@ -12,6 +12,10 @@ import threading
 import time
 from collections.abc import Callable, Hashable
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from kiosk.remote_log import RemoteLog
 
 FORMAT = "%(asctime)s %(levelname)s %(process)d %(name)s: %(message)s"
 MAX_BYTES = 2 * 1024 * 1024
@@ -92,18 +96,38 @@ def setup(log_dir: Path | None, name: str) -> None:
         exc_info=(args.exc_type, args.exc_value, args.exc_traceback))
 
 
+def forward(remote: RemoteLog) -> None:
+    """Send every log line at warning or above to the remote log too (``log.remote``)."""
+    from kiosk.remote_log import RemoteHandler
+
+    logging.getLogger().addHandler(RemoteHandler(remote))
+
+
 class Trace:
-    """Appends one JSON object per page change or reboot, flushed at once.
+    """Appends one JSON object per page change or reboot, flushed at once, and sends the
+    same event to the remote log when there is one.
 
     The UI and the guardian both append to the same file; each line is one
     ``write`` on a file opened for appending, so their lines never interleave.
     """
 
-    def __init__(self, path: Path | None) -> None:
+    def __init__(self, path: Path | None, remote: RemoteLog | None = None) -> None:
         self.path = path
+        self.remote = remote
         self._lock = threading.Lock()
 
+    def at_page(self, page: str) -> None:
+        """The page this process shows or was told of: every remote message names it."""
+        if self.remote is not None:
+            self.remote.page = page
+
+    def flush(self, timeout_s: float) -> bool | None:
+        """Wait (at most ``timeout_s``) until the remote log sent what it has; None without
+        one, else whether it did."""
+        return None if self.remote is None else self.remote.flush(timeout_s)
+
     def scene(self, scene: str, reason: str) -> None:
+        self.at_page(scene)
         self._write({"event": "scene", "scene": scene, "reason": reason})
 
     def reboot(self, reason: str) -> None:
@@ -127,9 +151,12 @@ class Trace:
         self._write({"event": "video", "pid": os.getpid(), **stats})
 
     def _write(self, fields: dict, ts: float | None = None) -> None:
+        ts = time.time() if ts is None else ts
+        if self.remote is not None:
+            event = fields["event"]
+            self.remote.event(event, {k: v for k, v in fields.items() if k != "event"}, ts)
         if self.path is None:
             return
-        ts = time.time() if ts is None else ts
         line = json.dumps({"ts": round(ts, 4), **fields}, ensure_ascii=False) + "\n"
         try:
             with self._lock:

@@ -419,3 +419,42 @@ def test_windows_install_never_registers_a_command_it_read_back_garbled(tmp_path
     with pytest.raises(autostart.AutostartError, match="did not read back as"):
         job.install_windows(user=None)
     assert tools.imported == []  # the created task stays as schtasks made it
+
+
+# --- looking only (main.py check) ---------------------------------------------------------
+
+
+def test_windows_status_says_whether_the_task_runs_this_kiosk_and_changes_nothing(tmp_path):
+    tools = FakeSchtasks()
+    job, _ = windows(tools, tmp_path)
+    assert job.status() == (False, f"there is no scheduled task {TASK_NAME}")
+    job.install_windows(user=None)
+    tools.calls.clear()
+    assert job.status() == (True, f"scheduled task {TASK_NAME} runs {WIN_LINE} at logon with "
+                                  f"highest privileges")
+    tools.task = made_by_hand(limit="PT72H")
+    ok, why = job.status()
+    assert not ok and "does not run" in why
+    assert tools.changing() == []
+
+
+def linux_job(tmp_path: Path, tools: FakeTools) -> Autostart:
+    return Autostart(write_config(tmp_path), "linux", tmp_path / "home", {}, run=tools)
+
+
+def test_linux_status_finds_the_entry_or_the_enabled_unit_for_this_config(tmp_path):
+    tools = FakeTools({("systemctl", "--user", "is-enabled"): (1, b"disabled")})
+    job = linux_job(tmp_path, tools)
+    assert job.status()[0] is False
+    job.install_linux("xdg")
+    assert job.status() == (True, f"{job.desktop_path} starts it at logon")
+    other = Autostart(tmp_path / "other.yaml", "linux", tmp_path / "home", {}, run=tools)
+    assert other.status() == (False, f"{job.desktop_path} starts another program or config")
+
+    job.unit_path.parent.mkdir(parents=True)
+    job.unit_path.write_text(autostart.systemd_unit(job.argv), encoding="utf-8")
+    job.desktop_path.unlink()
+    assert job.status() == (False, f"{job.unit_path} is there but not enabled")
+    tools.answers.clear()  # is-enabled answers 0 now
+    assert job.status()[0] is True
+    assert tools.changing() == []

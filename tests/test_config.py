@@ -340,6 +340,13 @@ ERRORS = [
                  id="monitor-boolean"),
     pytest.param(MINIMAL + "display:\n  monitor: [1, 2]\n", "display.monitor",
                  id="monitor-list"),
+    pytest.param(MINIMAL + "log:\n  remote: syslog.venue.lan:514\n", "log.remote",
+                 id="remote-without-scheme"),
+    pytest.param(MINIMAL + "log:\n  remote: https://syslog.venue.lan\n", "log.remote",
+                 id="remote-http"),
+    pytest.param(MINIMAL + "log:\n  remote: [udp://a]\n", "log.remote", id="remote-list"),
+    pytest.param(MINIMAL + "log:\n  remote_queue: 0\n", "log.remote_queue",
+                 id="remote-queue-zero"),
 ]
 
 
@@ -484,3 +491,22 @@ def test_trust_for_a_backend_without_https_is_said_in_the_log(tmp_path, caplog):
                                         f'  cert_sha256: "{PIN}"\n')
     assert cfg.cert_sha256 == PIN
     assert any("apply to https:// only" in r.getMessage() for r in caplog.records)
+
+
+def test_the_remote_log_is_off_by_default_and_names_its_collector(tmp_path):
+    assert load_text(tmp_path, MINIMAL).log_remote is None
+    cfg = load_text(tmp_path, MINIMAL + "log:\n  remote: tcp://10.0.0.5\n  remote_queue: 50\n")
+    assert str(cfg.log_remote) == "tcp://10.0.0.5:601" and cfg.log_remote_queue == 50
+    assert str(load_text(tmp_path, MINIMAL + "log:\n  remote: udp://logs:5514\n").log_remote) == (
+        "udp://logs:5514")
+
+
+def test_the_admin_hash_is_never_in_the_configs_text_nor_its_errors(tmp_path):
+    from kiosk.admin import make_hash
+
+    line = make_hash("pass word", 1000)
+    cfg = load_text(tmp_path, MINIMAL + f'admin:\n  password_hash: "{line}"\n')
+    assert line.split("$")[3] not in repr(cfg)  # a log line showing the config shows no hash
+    broken = line[:-4] + "!!!!"
+    message = error_of(write(tmp_path, MINIMAL + f'admin:\n  password_hash: "{broken}"\n'))
+    assert "admin.password_hash" in message and broken.split("$")[2] not in message

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import pytest
 
 from kiosk.logs import Trace
 from kiosk.platform import Maintenance, Outcome, Rebooter, reboot_plan
+from tests.waiting import wait_until
 
 
 @pytest.mark.parametrize(("mode", "platform", "plan"), [
@@ -239,3 +241,48 @@ def test_maintenance_mode_skips_every_reboot_and_says_why(tmp_path, caplog, mode
     flag.unlink()  # maintenance over: the next reboot is real again
     expected = Outcome.SIMULATED if mode == "simulate" else Outcome.STARTED
     assert r.reboot("rule7:onlineStatus=1") is expected
+
+
+class HeldRemote:
+    """A remote log whose flush waits until the test lets it go, recording what it saw."""
+
+    def __init__(self, sent: bool = True) -> None:
+        self.sent = sent
+        self.events: list[str] = []
+        self.flushes: list[float] = []
+        self.release = threading.Event()
+        self.page: str | None = None
+
+    def event(self, event, fields, ts=None) -> None:
+        self.events.append(event)
+
+    def flush(self, timeout_s: float) -> bool:
+        self.flushes.append(timeout_s)
+        self.release.wait(5)
+        return self.sent
+
+
+def test_the_reboot_command_waits_for_the_remote_log_but_the_caller_does_not(caplog):
+    remote = HeldRemote()
+    spawn = Spawner(0)
+    r = Rebooter("command", ["reboot-now"], Trace(None, remote), spawn=spawn)
+    assert r.reboot("rule5:onlineStatus=3") is Outcome.STARTED  # the page does not wait
+    assert remote.events == ["reboot"]
+    wait_until(lambda: remote.flushes, 5, message="the record was not flushed")
+    assert remote.flushes == [0.3]  # the bound, never more
+    assert spawn.calls == []  # the command waits for its record
+    remote.release.set()
+    going_down(r, caplog)
+    assert spawn.argvs == [["reboot-now"]]
+    assert "reboot record sent to the remote log" in caplog.text
+
+
+def test_a_record_the_collector_did_not_take_delays_no_reboot(caplog):
+    remote = HeldRemote(sent=False)
+    remote.release.set()  # the flush gave up (its bound is the sender's own)
+    spawn = Spawner(0)
+    r = Rebooter("command", ["reboot-now"], Trace(None, remote), spawn=spawn)
+    r.reboot("rule3:ui_closed_in_C")
+    going_down(r, caplog)
+    assert spawn.argvs == [["reboot-now"]]
+    assert "reboot record not sent to the remote log within 300 ms" in caplog.text

@@ -57,3 +57,28 @@ def test_process_figures_are_read_from_proc():
     me = soak.sample(os.getpid())
     assert me is not None and me.rss_kb > 1000 and me.threads >= 1 and me.fds >= 3
     assert soak.sample(2**22 + 1) is None  # above pid_max: no such process
+
+
+def test_the_remote_log_must_carry_every_page_change_and_reboot_of_the_trace():
+    from tests.collector import parse
+
+    def sent(msgid: str, **params: str):
+        data = " ".join(f'{k}="{v}"' for k, v in params.items())
+        return parse(f"<134>1 2026-01-01T00:00:00.000+08:00 pc kiosk 7 {msgid} "
+                     f'[kiosk@32473 clientId="1" event="{msgid}" {data}] text')
+
+    locked = {"ts": 0.0, "event": "locked", "pid": 7}
+    video = {"ts": 0.0, "event": "video", "shown": 1}
+    trace = [locked, video, *PHONE_END]
+    messages = [sent("locked"), sent("scene", page="B", reason="input"),
+                sent("scene", page="C", reason="rule2:onlineStatus=2"),
+                sent("reboot", page="R", reason="rule5:onlineStatus=3"),
+                sent("log", level="WARNING")]
+    assert dict(soak.undelivered(trace, messages)) == {
+        ("scene", "E", "startup"): 1, ("reboot", None, "rule7:onlineStatus=1"): 1,
+        ("scene", "A", "startup"): 1}
+    messages += [sent("scene", page="E", reason="startup"),
+                 sent("reboot", page="R", reason="rule7:onlineStatus=1"),
+                 sent("scene", page="A", reason="startup")]
+    assert not soak.undelivered(trace, messages)  # video counts go once a minute: not owed
+    assert soak.undelivered([*trace, PHONE_END[0]], messages)  # a second B needs a second line

@@ -17,6 +17,12 @@ the processes (``/proc``) it samples the UI's, the guardian's and the simulator'
 threads and open file descriptors on page A after every cycle, and it reports the log
 size. The report goes to ``bench-out/soak.md``; the exit code is 1 on any violation or
 on threads or descriptors that grew.
+
+With rsyslogd on the machine the kiosk also sends its remote log (``log.remote``, TCP by
+default) to a real rsyslog (tests/collector.py), which is stopped for every
+``OUTAGE_EVERY``-th cycle and started again after it: the senders go through their
+outages and reconnects, and after each cycle every page change and reboot of the trace
+must have reached the collector (none lost, held while it was down).
 """
 
 from __future__ import annotations
@@ -37,6 +43,7 @@ if str(ROOT) not in sys.path:  # run as a script: ``python tools/soak.py``
     sys.path.insert(0, str(ROOT))
 
 from kiosk.logs import BACKUPS, MAX_BYTES  # noqa: E402
+from tests.collector import Collector, Message, rsyslogd  # noqa: E402
 from tests.e2e import xscreen  # noqa: E402
 from tests.e2e.kiosk_run import (  # noqa: E402
     PAY_QR_URL,
@@ -81,6 +88,10 @@ EXPECTED: dict[str, list[tuple[str, tuple[str, ...]]]] = {
 }
 CYCLES = ("phone_end", "confirm", "walk_away")
 WARM_UP = len(CYCLES)  # cycles before the samples that growth is judged from
+OUTAGE_EVERY = 4  # the collector is down for every fourth cycle
+DELIVERY_S = 30.0  # after an outage: the sender's longest pause, its reconnect, its backlog
+# What the remote log must carry of the trace (video counts go once a minute only).
+REMOTE_EVENTS = frozenset({"scene", "reboot", "reboot_skipped", "reboot_failed", "locked"})
 
 
 def spread(values: list[float]) -> str:
@@ -112,6 +123,23 @@ def cycle_violations(kind: str, entries: list[Entry]) -> list[str]:
                             f"{event} {' or '.join(allowed)}")
     problems += [f"{kind}: unexpected {e} {r}" for e, r in got[len(expected):]]
     return problems
+
+
+def trace_events(entries: list[Entry]) -> Counter[tuple[str, str | None, str | None]]:
+    """The trace's events that the remote log carries, as (event, page, reason)."""
+    return Counter((str(e["event"]), e.get("scene"), e.get("reason")) for e in entries
+                   if e.get("event") in REMOTE_EVENTS)
+
+
+def collected_events(messages: list[Message]) -> Counter[tuple[str, str | None, str | None]]:
+    """The same, from the collector's messages."""
+    return Counter((m.msgid, m.params.get("page") if m.msgid == "scene" else None,
+                    m.params.get("reason")) for m in messages if m.msgid in REMOTE_EVENTS)
+
+
+def undelivered(entries: list[Entry], messages: list[Message]) -> Counter:
+    """Trace events the collector has not (yet) got."""
+    return trace_events(entries) - collected_events(messages)
 
 
 # --- measured from outside, through /proc ------------------------------------------------
@@ -156,6 +184,9 @@ class Soak:
     qr_checks: int = 0
     rule1_waits: list[float] = field(default_factory=list)  # B → A by the trace
     rule6_waits: list[float] = field(default_factory=list)  # Enter pressed → reboot
+    collector: Collector | None = None
+    outages: int = 0
+    delivery_waits: list[float] = field(default_factory=list)  # collector back → all there
 
     # --- steps
 
@@ -265,16 +296,39 @@ class Soak:
         if not idle - EARLY_S <= waited <= idle + SLACK_S:
             self.violations.append(f"rule 1 after {waited:.2f}s, not {idle}s")
 
-    def run_cycle(self, kind: str) -> None:
+    def run_cycle(self, kind: str, outage: bool = False) -> None:
         since = self.kiosk.mark()
         before = len(self.violations)
+        if outage and self.collector is not None:
+            self.collector.stop()
+            self.outages += 1
         getattr(self, kind)(since)
+        if self.collector is not None:
+            self.delivered(restart=outage)
         if len(self.violations) == before:
             self.violations += cycle_violations(kind, self.kiosk.trace()[since:])
         if len(self.violations) == before:
             self.completed[kind] += 1
         else:
             self.recover()
+
+    def delivered(self, restart: bool) -> None:
+        """Every remote-logged trace event so far is on the collector (after an outage,
+        once it is back: the senders held them)."""
+        collector = self.collector
+        assert collector is not None
+        if restart:
+            collector.start()
+        started = time.monotonic()
+
+        def missing() -> Counter:
+            return undelivered(self.kiosk.trace(), collector.messages())
+
+        if self.wait("remote log: trace events missing on the collector",
+                     lambda: not missing(), DELIVERY_S) is None:
+            self.violations[-1] += f": {dict(missing())}"
+        elif restart:
+            self.delivery_waits.append(time.monotonic() - started)
 
     def recover(self) -> None:
         """After a violation, bring the kiosk back to A (the phone ends and pays)."""
@@ -358,6 +412,20 @@ def render(soak: Soak, minutes: float, wall_s: float, logs_start: dict[str, int]
         f"sessions' worth before the oldest is dropped)",
         f"- the trace (`log.trace`, QA only, off in a venue) is {trace_bytes / 1024:.1f} KB",
     ]
+    if soak.collector is not None:
+        messages = soak.collector.messages()
+        drops = [m for m in messages if m.msgid == "remote_dropped"]
+        lines += [
+            "",
+            "## Remote log",
+            "",
+            f"- {soak.collector.url} (rsyslog), stopped for {soak.outages} of the cycles "
+            f"(every {OUTAGE_EVERY}th) and started again after each",
+            f"- {len(messages)} messages collected; every page change and reboot of the trace "
+            f"among them, checked after each cycle",
+            f"- collector back → everything held delivered: {spread(soak.delivery_waits)}",
+            f"- drop reports: {len(drops)} (the queue holds 1000; none is expected)",
+        ]
     if soak.violations:
         lines += ["", "## Violations", ""] + [f"- {v}" for v in soak.violations[:100]]
     return "\n".join(lines) + "\n"
@@ -380,6 +448,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "bench-out" / "soak.md")
     parser.add_argument("--work", type=Path, default=ROOT / "bench-out" / "soak-run",
                         help="config, logs and trace of the run (emptied first)")
+    parser.add_argument("--remote", choices=("tcp", "udp", "off"), default="tcp",
+                        help="the remote log to a real rsyslog, with outages (default tcp)")
     args = parser.parse_args(argv)
     missing = xscreen.missing_tools()
     if missing:
@@ -387,10 +457,16 @@ def main(argv: list[str] | None = None) -> int:
                        "x11-apps)\n")
     shutil.rmtree(args.work, ignore_errors=True)
     args.work.mkdir(parents=True)
+    collector = None
+    if args.remote != "off" and rsyslogd() is None:
+        print("rsyslogd not found: soaking without the remote log (apt-get install rsyslog)")
+    elif args.remote != "off":
+        collector = Collector(args.work / "rsyslog", args.remote).start()
+    overrides = {"log": {"remote": collector.url}} if collector else {}
     with xscreen.VirtualScreen(*SCREEN) as screen:
-        kiosk = start_kiosk(screen, args.work)
+        kiosk = start_kiosk(screen, args.work, overrides)
         try:
-            soak = Soak(kiosk, screen, dict(kiosk.config["timers"]))
+            soak = Soak(kiosk, screen, dict(kiosk.config["timers"]), collector=collector)
             soak.scene("A", "startup", 0, START_S)
             soak.measure(0.0)
             logs_start = log_bytes(Path(kiosk.config["log"]["dir"]))
@@ -398,7 +474,7 @@ def main(argv: list[str] | None = None) -> int:
             deadline = started + args.minutes * 60
             n = 0
             while time.monotonic() < deadline:
-                soak.run_cycle(CYCLES[n % len(CYCLES)])
+                soak.run_cycle(CYCLES[n % len(CYCLES)], outage=n % OUTAGE_EVERY == 1)
                 n += 1
                 soak.measure(time.monotonic() - started)
                 print(f"\r{n} cycles, {len(soak.violations)} violations, "
@@ -409,6 +485,8 @@ def main(argv: list[str] | None = None) -> int:
             trace_bytes = kiosk.trace_path.stat().st_size if kiosk.trace_path.exists() else 0
         finally:
             kiosk.stop()
+            if collector is not None:
+                collector.stop()
     text = render(soak, args.minutes, wall, logs_start, logs_end, trace_bytes)
     growth = growth_problems(soak)
     if growth:

@@ -346,6 +346,32 @@ class Autostart:
         if self.ours(self.desktop_path):
             self.remove(self.desktop_path)
 
+    # Looking only (``main.py check``)
+
+    def status(self) -> tuple[bool, str]:
+        """Whether autostart starts this program with this config, and how; changes nothing."""
+        if self.platform == "win32":
+            line = task_run(self.argv)
+            query = self.run(["schtasks", "/Query", "/TN", TASK_NAME, "/XML"])
+            if query.returncode != 0:
+                return False, f"there is no scheduled task {TASK_NAME}"
+            if task_matches(decode(query.stdout), line):
+                return True, (f"scheduled task {TASK_NAME} runs {line} at logon with highest "
+                              f"privileges")
+            return False, (f"scheduled task {TASK_NAME} does not run {line} at logon with "
+                           f"highest privileges and no time limit")
+        if self.ours(self.desktop_path):
+            if self.desktop_path.read_text(encoding="utf-8") == desktop_entry(self.argv):
+                return True, f"{self.desktop_path} starts it at logon"
+            return False, f"{self.desktop_path} starts another program or config"
+        if self.ours(self.unit_path):
+            if self.unit_path.read_text(encoding="utf-8") != systemd_unit(self.argv):
+                return False, f"{self.unit_path} starts another program or config"
+            if self.run(self.systemctl("is-enabled", UNIT_FILE)).returncode != 0:
+                return False, f"{self.unit_path} is there but not enabled"
+            return True, f"{self.unit_path} is enabled (starts with the graphical session)"
+        return False, "neither an XDG autostart entry nor a systemd user unit of ours"
+
     def uninstall_linux(self) -> None:
         found = False
         for path in (self.desktop_path, self.unit_path):

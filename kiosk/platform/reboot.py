@@ -1,7 +1,9 @@
 """The reboot action: simulate, the OS's own command, or a configured argv.
 
 This is the one place that decides whether a reboot happens: maintenance mode skips
-it. A real reboot is started at once (rule timing matters), then followed on a thread:
+it. A real reboot is started at once (rule timing matters) on a thread of its own,
+once the remote log has sent the reboot's record (waiting ``REMOTE_WAIT_S`` at most,
+never on the caller's thread: the lock and the page change do not wait), then followed:
 a command that cannot start or exits non-zero is logged and retried once (after the
 Linux fallback). A command that is accepted but leaves the machine up for
 ``down_within_s`` (a blocked shutdown, a diskless system's own shell refusing it)
@@ -23,6 +25,7 @@ from enum import StrEnum
 from kiosk.logs import Trace
 from kiosk.platform.maintenance import Maintenance
 from kiosk.platform.process import detached
+from kiosk.remote_log import FLUSH_S as REMOTE_WAIT_S
 
 log = logging.getLogger(__name__)
 
@@ -92,11 +95,22 @@ class Rebooter:
         self.trace.reboot(reason)
         if not self.plan:
             return Outcome.SIMULATED
-        first = self._start(self.plan[0])
-        self.follower = threading.Thread(target=self._follow, args=(reason, first),
+        self.follower = threading.Thread(target=self._follow, args=(reason,),
                                          daemon=True, name="reboot")
         self.follower.start()
         return Outcome.STARTED
+
+    def _record_out(self) -> None:
+        """Let the remote log send the reboot's record first: the evidence outlives the
+        disk restore only on the collector. Bounded: a dead collector delays no reboot."""
+        started = time.monotonic()
+        sent = self.trace.flush(REMOTE_WAIT_S)
+        waited_ms = (time.monotonic() - started) * 1000
+        if sent:
+            log.info("reboot record sent to the remote log (waited %.0f ms)", waited_ms)
+        elif sent is not None:
+            log.warning("reboot record not sent to the remote log within %.0f ms (waited "
+                        "%.0f ms); rebooting anyway", REMOTE_WAIT_S * 1000, waited_ms)
 
     def _start(self, argv: list[str]) -> subprocess.Popen | str:
         """The running command, or the reason it could not start."""
@@ -117,13 +131,14 @@ class Rebooter:
             return None
         return f"exit code {code}"
 
-    def _follow(self, reason: str, first: subprocess.Popen | str) -> None:
+    def _follow(self, reason: str) -> None:
+        self._record_out()
         attempts = [*self.plan, *self.plan]  # every command, then the same again once
         ignored = 0  # commands accepted that left the machine up
         for i, argv in enumerate(attempts):
             if i == len(self.plan):
                 time.sleep(self.retry_after_s)  # a busy service may come round
-            started = first if i == 0 else self._start(argv)
+            started = self._start(argv)
             problem = self._problem(started)
             if problem is None:
                 log.info("reboot command %s accepted; waiting for the machine to go down", argv)

@@ -30,11 +30,10 @@ class UnregisteredScene(Scene):
     def lines(self) -> list[str]:
         """The operator's facts, in the order they are typed into the mapping file."""
         found = self.machine.machine
-        where = self.machine.map_file.name if self.machine.map_file else "clients.csv"
-        line = f"{found.hostname},{found.macs[0] if found.macs else ''},"  # the id goes last
         return [strings.text("unregistered_host", hostname=found.hostname or "?"),
                 strings.text("unregistered_mac", macs=", ".join(found.macs) or "-"),
-                strings.text("unregistered_fix", file=where, line=line)]
+                strings.text("unregistered_fix", file=self.machine.file_name,
+                             line=self.machine.line)]
 
     def draw(self, surface: pygame.Surface, now: float) -> None:
         surface.fill(BACKGROUND)
