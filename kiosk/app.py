@@ -49,6 +49,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 TRACED_PAGES = frozenset({Page.STANDBY, Page.SCAN, Page.SESSION, Page.END, Page.UNPAID})
+MEDIA_PAGES = frozenset({Page.STANDBY, Page.SCAN})  # the standby video, the background
 ROUTE_AGAIN = frozenset({Outcome.SIMULATED, Outcome.SKIPPED})  # no reboot: start over
 INTENTS = {"end": EndPressed, "confirm": Confirm, "cancel": Cancel}
 DRAG_FPS = 60  # while the customer drags the widget, it follows the pointer smoothly
@@ -196,7 +197,7 @@ class App:
         self.refresher = Refresher(
             self.api, self.media, self._post, media_every_s=config.media_refresh_s,
             first_delay_s=self.flow.rng.uniform(0, timers.startup_spread_s),
-            jitter=timers.jitter)
+            jitter=timers.jitter, media_shown=False)  # fetched once A or B is up
         self.refresher.start()
 
     def _show_unregistered(self, machine: Unregistered) -> None:
@@ -376,6 +377,7 @@ class App:
             # showing the page fails. The trace says when the page is on screen.
             self.link.page(command.page.value)
             self.trace.at_page(command.page.value)
+            self.refresher.show_media(command.page in MEDIA_PAGES)
             self._show(command.page, now)
             if command.page in TRACED_PAGES:
                 self.trace.scene(command.page.value, command.reason)
@@ -389,35 +391,76 @@ class App:
             self.callers[type(command)].ask()
 
     def _show(self, page: Page, now: float) -> None:
-        """Switch scene and window; the window follows the flow even when a scene fails,
-        so a locked page always locks the screen."""
+        """Switch scene and window, and draw the page's first frame at once (the trace's
+        page line is the moment it is on screen); the window follows the flow even when a
+        scene fails, so a locked page always locks the screen."""
         previous, self.scene = self.scene, self.scenes[page]
         try:
             previous.leave()
         except Exception as exc:
             self._failed(f"leaving page {previous.page.value}", "leave", exc)
-        if self.scene.widget:
-            from kiosk.widget import session_key
-
-            self.window.widget(session_key(self.config.client_id, self.flow.meter.session))
-            self.ctx.widget_collapsed = self.window.collapsed
-        else:
+        if not self.scene.widget:
             self.window.lock()
+            self._enter(now)
+            self._draw(now)
+            return
+        from kiosk.widget import session_key
+
+        self._enter(now)
+        # Drawn before the window shrinks: the widget shows at once, never a window of its
+        # size holding the page's pixels, or none.
+        self.window.widget(session_key(self.config.client_id, self.flow.meter.session),
+                           first_frame=lambda surface: self._first_widget_frame(surface, now))
+        self.ctx.widget_collapsed = self.window.collapsed
+        if not previous.widget:
+            self._release_full_screen()
+
+    def _enter(self, now: float) -> None:
         try:
             self.scene.enter(now)
         except Exception as exc:
-            self._failed(f"entering page {page.value}", "enter", exc)
+            self._failed(f"entering page {self.scene.page.value}", "enter", exc)
+
+    def _first_widget_frame(self, surface: pygame.Surface, now: float) -> None:
+        self.ctx.widget_collapsed = self.window.collapsed
+        self._compose(surface, now, always=True)
+
+    def _release_full_screen(self) -> None:
+        """In C the game gets what only the full-screen pages needed: their images, the
+        fonts and text at their sizes, and the heap the decoder and they left behind. They
+        are made again when a full-screen page is shown."""
+        import gc
+
+        from kiosk.platform.memory import give_back, resident_mb
+        from kiosk.scenes import draw
+        from kiosk.video import decoder_code
+
+        before = resident_mb()
+        for scene in self.scenes.values():
+            scene.release()
+        draw.forget()
+        gc.collect()
+        done = give_back(decoder_code())
+        after = resident_mb()
+        resident = f", resident {before:.0f} → {after:.0f} MB" if before and after else ""
+        log.info("the full-screen pages' memory is released (%s%s)", done, resident)
 
     def _draw(self, now: float) -> None:
+        """The page again, on screen, if it (or the overlay) changed."""
+        if self._compose(self.window.surface, now):
+            self.window.flip()
+
+    def _compose(self, surface: pygame.Surface, now: float, always: bool = False) -> bool:
+        """Draw the page and its overlay into ``surface`` if they changed (or ``always``);
+        True when drawn."""
         from kiosk.scenes.overlay import maintenance_banner
 
         try:
             banner = self.maintenance.reason
             overlay_changed = self.admin.changed() or banner != self.banner
             self.banner = banner
-            if not self.scene.update(now) and not overlay_changed:
-                return
-            surface = self.window.surface
+            if not self.scene.update(now) and not overlay_changed and not always:
+                return False
             if overlay_changed:
                 surface.fill((0, 0, 0))  # what the overlay covered is drawn afresh
             self.scene.draw(surface, now)
@@ -429,8 +472,8 @@ class App:
         except Exception as exc:
             # A drawing bug must not take the lock down: log it, show plain black, go on.
             self._failed(f"drawing page {self.scene.page.value}", "draw", exc)
-            self.window.surface.fill((0, 0, 0))
-        self.window.flip()
+            surface.fill((0, 0, 0))
+        return True
 
     def _draw_debug(self, surface: pygame.Surface) -> None:
         from kiosk import strings

@@ -10,8 +10,10 @@ frame.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import queue
+import sys
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +27,7 @@ QUEUE_FRAMES = 1  # one ready frame: at 1080p each costs 6 MB, and one hides the
 # (pending until due, then converted into the window before the next is taken).
 RING_FRAMES = QUEUE_FRAMES + 2
 SOFTWARE, HARDWARE = "software", "hardware"
+HANDOVER_CHECK_S = 0.2  # a decoder waiting to hand a frame over looks this often for a stop
 
 
 def letterbox(video: tuple[int, int], screen: tuple[int, int]) -> tuple[int, int, int, int]:
@@ -141,7 +144,12 @@ class VideoPlayer:
                 "dropped": self.pacer.dropped}
 
     def stop(self) -> None:
+        """Decoding ends now: a decoder waiting to hand over a frame is let go at once (the
+        page that follows, the widget above all, must not wait for it)."""
         self._stop.set()
+        with contextlib.suppress(queue.Empty):
+            while True:
+                self._frames.get_nowait()
         self._thread.join(timeout=2)
 
     def _run(self) -> None:
@@ -221,10 +229,29 @@ class VideoPlayer:
     def _put(self, frame: Frame) -> None:
         while not self._stop.is_set():
             try:
-                self._frames.put(frame, timeout=0.2)
+                self._frames.put(frame, timeout=HANDOVER_CHECK_S)
                 return
             except queue.Full:
                 continue
+
+
+def decoder_code() -> list[Path]:
+    """The folders of the decoder's libraries this process has loaded: OpenCV and numpy,
+    each with the shared libraries its wheel brings (``<distribution>.libs``). None of
+    them runs in C, so their code can go back to the OS there (kiosk/platform/memory.py)."""
+    from importlib.metadata import packages_distributions
+
+    loaded = [name for name in ("cv2", "numpy") if getattr(sys.modules.get(name), "__file__", None)]
+    distributions = packages_distributions() if loaded else {}
+    folders: list[Path] = []
+    for name in loaded:
+        package = Path(sys.modules[name].__file__).resolve().parent  # type: ignore[arg-type]
+        folders.append(package)
+        for distribution in distributions.get(name, []):
+            libs = package.parent / f"{distribution.replace('-', '_')}.libs"
+            if libs.is_dir():
+                folders.append(libs)
+    return folders
 
 
 BGRX_MASKS = (0xFF0000, 0x00FF00, 0x0000FF)  # 32-bit pixels stored B, G, R, X in memory

@@ -220,23 +220,32 @@ class KioskWindow:
 
     # --- the widget ---
 
-    def widget(self, session: str) -> None:
+    def widget(self, session: str,
+               first_frame: Callable[[pygame.Surface], None] = lambda surface: None) -> None:
         """The small always-on-top session widget: where the customer put it earlier in
-        this session (``session`` names it), else in the configured corner."""
+        this session (``session`` names it), else in the configured corner.
+        ``first_frame`` draws the widget (``collapsed`` says which) before the window
+        takes its size, so it is on screen the moment the page is gone: never a window of
+        the widget's size holding the page's pixels, or none."""
         if self.mode == "widget":
             return
         self.mode = "widget"
         self.next_guard = 0.0
-        self.keyboard.release()  # the customer's games get every key
-        while self.covers:  # their pixels are the game's memory now
-            self.covers.pop().destroy()
         if self.place is None or not session or self.place.session != session:
             area = self.layout.page.work if self.layout else (
                 0, 0, *pygame.display.get_desktop_sizes()[0])
             self.place = WidgetPlace(session, corner_position(self.corner, area, WIDGET_SIZE))
-        self.window.size = PILL_SIZE if self.place.collapsed else WIDGET_SIZE
-        self.window.borderless = True
+        size = PILL_SIZE if self.place.collapsed else WIDGET_SIZE
+        frame = pygame.Surface(size)
+        first_frame(frame)
+        self.keyboard.release()  # the customer's games get every key
+        self.window.size = size
         self._move_widget(self.place.position)
+        self.surface.blit(frame, (0, 0))
+        self.window.flip()
+        while self.covers:  # their pixels are the game's memory now
+            self.covers.pop().destroy()
+        self.window.borderless = True
         self.window.always_on_top = True
         self.desktop.no_activate(self.window.handle, True)  # a click leaves the game focused
         log.info("window is the widget at %s%s", self.window.position,

@@ -78,11 +78,14 @@ class Caller:
 
 
 class Refresher:
-    """Fetches the service number and media at start-up and then every few minutes."""
+    """Fetches the service number at start-up and then every minute, and the media every
+    few minutes while a page that shows them is up (``show_media``): in a session the
+    widget shows neither, and checking a new video would load the decoder into it."""
 
     def __init__(self, api: Api, media: MediaCache, post: Post, *, media_every_s: float,
                  service_every_s: float = 60.0, first_delay_s: float = 0.0,
-                 jitter: float = 0.0, rng: random.Random | None = None) -> None:
+                 jitter: float = 0.0, rng: random.Random | None = None,
+                 media_shown: bool = True) -> None:
         """``first_delay_s`` and ``jitter`` spread a venue's PCs switched on together
         (config ``timers.jitter``), as the flow core spreads its polls."""
         self.api = api
@@ -94,6 +97,8 @@ class Refresher:
         self.jitter = jitter
         self.rng = rng if rng is not None else random.Random()
         self._stop = threading.Event()
+        self._wake = threading.Event()  # stopped, or the media are shown again
+        self._media_shown = media_shown
         self._thread = threading.Thread(target=self._run, daemon=True, name="refresher")
 
     def start(self) -> None:
@@ -101,22 +106,35 @@ class Refresher:
 
     def stop(self) -> None:
         self._stop.set()
+        self._wake.set()
+
+    def show_media(self, shown: bool) -> None:
+        """Whether the page on screen shows the background or the video; media that fell
+        due while none did are fetched the moment one does."""
+        again = shown and not self._media_shown
+        self._media_shown = shown
+        if again:
+            self._wake.set()
 
     def _run(self) -> None:
         if self._stop.wait(self.first_delay_s):
             return
-        media_due = time.monotonic()
+        service_due = media_due = time.monotonic()
         while not self._stop.is_set():
             try:
-                self._post("service", self.api.service_number())
-                if time.monotonic() >= media_due:
+                if time.monotonic() >= service_due:
+                    service_due = time.monotonic() + self._period(self.service_every_s)
+                    self._post("service", self.api.service_number())
+                if self._media_shown and time.monotonic() >= media_due:
                     media_due = time.monotonic() + self._period(self.media_every_s)
                     for item in ITEMS:
                         if self.media.refresh(item):
                             self._post("media", item.name)
             except Exception:
                 log.exception("background refresh failed")
-            self._stop.wait(self._period(self.service_every_s))
+            due = min(service_due, media_due) if self._media_shown else service_due
+            self._wake.wait(max(0.0, due - time.monotonic()))
+            self._wake.clear()
 
     def _period(self, period: float) -> float:
         return jittered(period, self.jitter, self.rng)

@@ -7,7 +7,6 @@ from __future__ import annotations
 import errno
 import logging
 import os
-import time
 from pathlib import Path
 
 import pygame
@@ -15,19 +14,16 @@ import pytest
 
 os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
 
-from kiosk import config as config_module  # noqa: E402
-from kiosk.app import App  # noqa: E402
-from kiosk.flow import Page, Start  # noqa: E402
-from kiosk.guardian_link import GuardianLink  # noqa: E402
+from kiosk.flow import Page  # noqa: E402
 from kiosk.logs import Trace, _SafeRotatingHandler  # noqa: E402
 from kiosk.media import BACKGROUND, BUNDLED_VIDEO, MediaCache  # noqa: E402
 from kiosk.scenes.scan import load_background  # noqa: E402
 from kiosk.simulator import Simulator  # noqa: E402
 from kiosk.video import VideoPlayer  # noqa: E402
 from kiosk.workers import Caller  # noqa: E402
+from tests.app_run import CLIENT, running_app, steps, until  # noqa: E402
 from tests.waiting import wait_until  # noqa: E402
 
-CLIENT = "370011"
 DEV_FULL = Path("/dev/full")  # every write fails with ENOSPC: a full disk, for real
 
 
@@ -41,47 +37,8 @@ def sim():
 
 @pytest.fixture
 def app(sim, tmp_path):
-    """The real app on SDL's dummy display, stepped by the test instead of its loop."""
-    data = {
-        "server": {"base_url": sim.base_url, "timeout_s": 1},
-        "client": {"id": CLIENT},
-        "timers": {"scan_poll_s": 0.1, "session_poll_s": 0.1, "session_report_s": 0.2,
-                   "unpaid_poll_s": 0.1},
-        "reboot": {"mode": "simulate", "simulate_s": 60},
-        "display": {"fullscreen": False, "window_size": [640, 360]},
-        "media": {"cache_dir": str(tmp_path / "cache"), "refresh_s": 300},
-        "log": {"dir": str(tmp_path / "logs"), "trace": str(tmp_path / "trace.jsonl")},
-    }
-    config = config_module.load(tmp_path / "config.yaml", data)
-    kiosk = App(config, sim.base_url, GuardianLink(None, None, []), None)
-    from kiosk.window import KioskWindow
-
-    pygame.display.init()
-    pygame.font.init()
-    kiosk.window = KioskWindow(fullscreen=False, window_size=(640, 360), corner="top-right")
-    kiosk._admin_exit()
-    kiosk.answer_event = pygame.event.custom_type()
-    kiosk._build()
-    kiosk._feed(Start(time.monotonic()), time.monotonic())
-    yield kiosk
-    kiosk._stop_workers()
-    kiosk.scene.leave()
-    kiosk.window.window.destroy()  # pygame stays up: the scenes' fonts are cached across tests
-
-
-def steps(app: App, seconds: float) -> None:
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
-        app._step()
-        time.sleep(0.01)
-
-
-def until(app: App, done, seconds: float = 5) -> None:
-    end = time.monotonic() + seconds
-    while not done():
-        assert time.monotonic() < end, "not within the time"
-        app._step()
-        time.sleep(0.01)
+    with running_app(sim, tmp_path) as kiosk:
+        yield kiosk
 
 
 def errors(caplog) -> list[logging.LogRecord]:

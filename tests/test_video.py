@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -14,6 +16,7 @@ import numpy as np
 import pygame
 import pytest
 
+from kiosk import video
 from kiosk.video import DEFAULT_FPS, Pacer, VideoPlayer, convert_into, letterbox, open_capture
 from tests.waiting import wait_until
 
@@ -137,6 +140,15 @@ def test_stop_ends_the_decoding_thread(clip):
     assert frames(player, 1)
     player.stop()
     assert not player._thread.is_alive()  # within stop()'s own wait
+
+
+def test_stop_lets_a_decoder_waiting_to_hand_over_go_at_once(monkeypatch):
+    """The page after A (the widget above all) does not wait for the decoder's next look."""
+    monkeypatch.setattr(video, "HANDOVER_CHECK_S", 60.0)
+    player = VideoPlayer(Path("clip.mp4"), (64, 36), cv2_module=fake_cv2(fps=25))
+    wait_until(player._frames.full, 3, 0.002)  # decoded ahead: the decoder waits in put()
+    player.stop()
+    assert not player._thread.is_alive()  # within stop()'s own wait (2 s), not 60 s
 
 
 # --- pacing by the clip's timestamps
@@ -324,3 +336,16 @@ def test_frame_lands_in_the_surface_at_its_letterbox_position(depth):
     assert surface.get_at((4, 7))[:3] == (1, 2, 3)  # outside the rectangle: untouched
     assert surface.get_at((25, 17))[:3] == (1, 2, 3)
     assert not surface.get_locked()
+
+
+def test_the_decoders_libraries_are_named_by_their_folders_once_loaded():
+    folders = video.decoder_code()
+    assert Path(cv2.__file__).resolve().parent in folders
+    assert Path(np.__file__).resolve().parent in folders
+    assert all(folder.is_dir() for folder in folders)
+    # A UI that never showed the video (restarted in a session) has none to give back.
+    fresh = subprocess.run([sys.executable, "-c", "from kiosk.video import decoder_code; "
+                            "import sys; print(decoder_code(), 'cv2' in sys.modules)"],
+                           capture_output=True, text=True, check=True,
+                           cwd=Path(__file__).resolve().parents[1])
+    assert fresh.stdout.split() == ["[]", "False"]

@@ -155,6 +155,28 @@ def test_the_widget_starts_in_its_corner_of_the_page_monitor_and_covers_go():
     assert kiosk.places == []  # the corner is where a restarted UI puts it anyway
 
 
+@pytest.mark.parametrize("collapsed", [False, True], ids=["widget", "pill"])
+def test_the_widget_is_drawn_before_the_page_shrinks_so_it_shows_whole_at_once(collapsed):
+    kiosk = Kiosk(FakeDesktop(LEFT, RIGHT), place=WidgetPlace(SESSION, (900, 16), collapsed))
+    covers = list(kiosk.window.covers)
+    size = PILL_SIZE if collapsed else WIDGET_SIZE
+    drawn = []
+
+    def first_frame(surface: pygame.Surface) -> None:
+        drawn.append((surface.get_size(), kiosk.main.size, kiosk.window.collapsed,
+                      any(c.destroyed for c in covers)))
+        surface.fill((20, 28, 44))
+
+    kiosk.window.widget(SESSION, first_frame=first_frame)
+    # Drawn while the page still had its monitor, and every other monitor its cover.
+    assert drawn == [(size, LEFT.rect[2:], collapsed, False)]
+    # The first frame at the widget's size is the drawn widget: never the window's fresh
+    # pixels (magenta here, the page's or garbage on a screen).
+    assert kiosk.main.resizes[-1] == size
+    assert kiosk.main.frames[-1] == (size, (20, 28, 44))
+    assert all(c.destroyed for c in covers)
+
+
 def test_the_widget_comes_back_where_it_was_in_the_same_session_only():
     place = WidgetPlace(SESSION, (300, 400), collapsed=True)
     kiosk = Kiosk(FakeDesktop(LEFT, RIGHT), place=place)

@@ -170,6 +170,26 @@ def test_refresher_posts_service_number_then_the_new_background(posted, media):
     assert media.current(background) == media.cache_dir / "background.png"
 
 
+def test_refresher_fetches_no_media_in_a_session_and_at_once_when_a_page_shows_them(
+        posted, media):
+    background = next(item for item in ITEMS if item.name == "background")
+    refresher = Refresher(FakeApi(), media, posted, media_every_s=600, service_every_s=600,
+                          media_shown=False)
+    refresher.start()
+    try:
+        assert posted.next() == ("service", ServiceNumber("13738196887"))
+        assert posted.none_within()  # the widget: no download, no decoder loaded to check one
+        assert media.current(background) == background.bundled
+        refresher.show_media(True)  # A or B: due since the start, fetched now, not in 600 s
+        assert posted.next() == ("media", "background")
+        refresher.show_media(False)
+        refresher.show_media(True)  # not due again: nothing more
+        assert posted.none_within()
+    finally:
+        refresher.stop()
+        refresher._thread.join(2)
+
+
 def test_refresher_announces_a_background_only_when_it_changed(posted, media):
     api = FakeApi()
     refresher = Refresher(api, media, posted, media_every_s=0.05, service_every_s=0.05)

@@ -6,13 +6,19 @@ takes; they wait until it happened, with a deadline far above any real delay.
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Callable
 from typing import TypeVar
 
-import numpy as np
-
 T = TypeVar("T")
+
+
+def _is_array(value: object) -> bool:
+    """A NumPy array, without loading NumPy for the waits that never see one (the bench's
+    harness must not share OpenCV's and NumPy's pages with the kiosk it measures)."""
+    numpy = sys.modules.get("numpy")
+    return numpy is not None and isinstance(value, numpy.ndarray)
 
 
 def wait_until(
@@ -34,7 +40,7 @@ def wait_until(
     while True:
         try:
             value = predicate()
-            if isinstance(value, np.ndarray) or value:
+            if _is_array(value) or value:
                 return value
             last = value
         except ignore as err:

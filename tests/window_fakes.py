@@ -15,6 +15,8 @@ class FakeWindow:
 
     def __init__(self, size: tuple[int, int] = (640, 360),
                  position: tuple[int, int] = (0, 0)) -> None:
+        self.frames: list[tuple[tuple[int, int], tuple[int, int, int]]] = []
+        self.resizes: list[tuple[int, int]] = []
         self.size, self.position = size, position
         self.id = self.handle = next(self.ids)
         self.borderless = self.always_on_top = False
@@ -22,7 +24,21 @@ class FakeWindow:
         self.focus_calls = 0
         self.shown = 0
         self.destroyed = False
-        self.flips = 0
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return self._surface.get_size()
+
+    @size.setter
+    def size(self, size: tuple[int, int]) -> None:
+        """As SDL does, a new size is a new surface, with none of the old pixels."""
+        self._surface = pygame.Surface(size)
+        self._surface.fill((255, 0, 255))
+        self.resizes.append(size)
+
+    @property
+    def flips(self) -> int:
+        return len(self.frames)
 
     def show(self) -> None:
         self.shown += 1
@@ -35,10 +51,11 @@ class FakeWindow:
         self.destroyed = True
 
     def get_surface(self) -> pygame.Surface:
-        return pygame.Surface((8, 8))
+        return self._surface
 
     def flip(self) -> None:
-        self.flips += 1
+        """What went on screen: the window's size and the colour of its top-left pixel."""
+        self.frames.append((self.size, tuple(self._surface.get_at((0, 0)))[:3]))
 
 
 class FakeDesktop:

@@ -57,7 +57,12 @@ class Scene:
         return None
 
     def leave(self) -> None:
-        """Release what the page holds (a decoder thread, big surfaces)."""
+        """Stop what runs only while the page is shown (a decoder thread)."""
+
+    def release(self) -> None:
+        """Drop what the page keeps for its next showing (a scaled background, a bar):
+        called on entering C, where the full-screen pages' memory is the game's. The
+        page makes it again when it is drawn next."""
 
     def media_changed(self) -> None:
         self.dirty = True

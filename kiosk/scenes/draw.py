@@ -82,6 +82,14 @@ def text(surface: pygame.Surface, value: str, size: int, color: tuple, *, bold: 
     return rect
 
 
+def forget() -> None:
+    """Drop every kept font, text image and QR code: in C the widget needs a few labels
+    at its own sizes, and the full-screen pages' (titles at a tenth of the screen's
+    height, QR codes half of it) make themselves again when drawn next."""
+    for kept in (render, qr_surface, font, fallback_font):
+        kept.cache_clear()
+
+
 def fit_size(value: str, size: int, width: int, bold: bool = False) -> int:
     """The largest size up to ``size`` at which ``value`` fits in ``width`` pixels."""
     while size > 10 and font(size, bold).size(value)[0] > width:

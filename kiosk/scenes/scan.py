@@ -46,6 +46,9 @@ class ScanScene(TickingScene):
         super().media_changed()
         self._background = None
 
+    def release(self) -> None:
+        self._background = None  # 8 MB at 1080p
+
     def handle_event(self, event: pygame.event.Event) -> str | None:
         if event.type == pygame.MOUSEMOTION:
             return "input"  # rule 1 counts any activity, motion included

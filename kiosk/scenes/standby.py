@@ -53,6 +53,9 @@ class StandbyScene(Scene):
         self.active = False
         self._stop_player()
 
+    def release(self) -> None:
+        self._bar = None
+
     def media_changed(self) -> None:
         """A newly downloaded video replaces the playing one at once."""
         super().media_changed()

@@ -125,6 +125,26 @@ def pids_with(*needles: str) -> list[int]:
     return sorted(found)
 
 
+def decoder_resident_kb(pid: int) -> int | None:
+    """KB of OpenCV's code (cv2 and the libraries of its wheel) resident in ``pid`` alone,
+    from /proc/PID/smaps: the pages it touched that no other process (this test's own
+    OpenCV) maps too; None without OpenCV loaded at all."""
+    try:
+        smaps = Path(f"/proc/{pid}/smaps").read_text()
+    except OSError:
+        return None
+    total, loaded, ours = 0, False, False
+    for line in smaps.splitlines():
+        fields = line.split()
+        if re.fullmatch(r"[0-9a-f]+-[0-9a-f]+", fields[0]):
+            path = fields[5] if len(fields) > 5 else ""
+            ours = "/cv2/" in path or "/opencv" in path
+            loaded = loaded or ours
+        elif ours and fields[0] == "Private_Clean:":
+            total += int(fields[1])
+    return total if loaded else None
+
+
 class Kiosk:
     """One running kiosk: its config, guardian process, trace and simulator."""
 

@@ -35,6 +35,7 @@ from .kiosk_run import (
     ROOT,
     Kiosk,
     base_config,
+    decoder_resident_kb,
     deep_merge,
     fill,
     pids_with,
@@ -324,11 +325,17 @@ def test_session_start_on_the_phone_shrinks_the_scan_page_to_the_corner_widget(
     scan = qr_shown(screen, fill(QR_URL))
     scan_colour = xscreen.region_mean(scan, *FAR_FROM_WIDGET)
     assert max(scan_colour) > 20, "B's background should not be black"
+    ui = k.ui_pid()
+    played = decoder_resident_kb(ui)  # the standby video ran OpenCV's code in the UI
+    assert played is not None and played > 1024, played
 
     since = k.mark()
     k.control("start")
     c = k.wait_scene("C", "rule2:onlineStatus=2", timeout=10, since=since)
     assert since_backend(k, "start", c) <= answered_within("scan_poll_s", FPS_B)
+    # In C that code is handed back to the OS: the game beside the widget has the memory.
+    wait_until(lambda: [kb for kb in [decoder_resident_kb(ui)] if kb is not None and kb < 256],
+               10, message="OpenCV's code still resident in the widget")
 
     geometry_is(k, WIDGET)  # about 320x180, 16 px from the top and right edges
 

@@ -21,7 +21,7 @@ import pytest
 from kiosk.admin import make_hash
 
 from . import xorg, xscreen
-from .kiosk_run import QR_URL, Kiosk, fill, start_kiosk
+from .kiosk_run import QR_URL, Kiosk, decoder_resident_kb, fill, start_kiosk
 from .xorg import DummyXorg, desktop_pixels
 from .xscreen import wait_until
 
@@ -307,8 +307,9 @@ def test_the_widget_is_dragged_collapsed_and_comes_back_where_it_was_after_a_res
     os.kill(ui, signal.SIGKILL)
     k.wait_reboot("rule3", timeout=10, since=since)
     page_shown(k, "C", since, timeout=15)
-    k.ui_pid(other_than=ui)
+    restarted = k.ui_pid(other_than=ui)
     wait_widget(k, lambda r: r == (*moved[:2], 150, 40), "back where it was, collapsed")
+    assert decoder_resident_kb(restarted) is None  # a UI started in C never loads OpenCV
 
     # Its monitor's resolution changes under it: it is still wholly on a monitor.
     screens.arrange(HD, (1024, 768))

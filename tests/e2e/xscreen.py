@@ -17,6 +17,10 @@ Every external command runs with a timeout, so a stuck X server or client
 fails the test instead of hanging it.
 
 Debian packages needed: ``xvfb``, ``xdotool`` and ``x11-apps`` (for ``xwd``).
+
+NumPy and OpenCV load when a screenshot is first read: ``make bench`` drives the kiosk
+with this module, and OpenCV's pages shared with it would stay resident in the kiosk
+when it gives its decoder's back (kiosk/platform/memory.py).
 """
 
 from __future__ import annotations
@@ -33,12 +37,13 @@ import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Any
-
-import cv2
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from tests.waiting import wait_until
+
+if TYPE_CHECKING:
+    import cv2
+    import numpy as np
 
 __all__ = [
     "REQUIRED_TOOLS",
@@ -396,6 +401,8 @@ def parse_xwd(data: bytes) -> np.ndarray:
     server's ``byte_order``. Channels are taken through the header's masks,
     so 16, 24 and 32 bits per pixel all work.
     """
+    import numpy as np
+
     if len(data) < _XWD_FIELDS * 4:
         raise XScreenError(f"XWD data too short ({len(data)} bytes)")
     h = np.frombuffer(data, dtype=">u4", count=_XWD_FIELDS).astype(np.int64)
@@ -441,6 +448,8 @@ def parse_xwd(data: bytes) -> np.ndarray:
 
 def save_png(img: np.ndarray, path: str | os.PathLike[str]) -> Path:
     """Write a BGR image as PNG (creating folders) so a failing test leaves evidence."""
+    import cv2
+
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     if not cv2.imwrite(str(target), img):
@@ -457,6 +466,8 @@ def decode_qr(img: np.ndarray) -> list[str]:
     Tries the image as is, then 2x upscaled (small modules), then an Otsu
     threshold (anti-aliasing, tinted backgrounds); stops at the first that yields text.
     """
+    import cv2
+
     detector = cv2.QRCodeDetector()
     for variant in _qr_variants(img):
         texts = _detect(detector, variant)
@@ -466,6 +477,8 @@ def decode_qr(img: np.ndarray) -> list[str]:
 
 
 def _qr_variants(img: np.ndarray) -> list[np.ndarray]:
+    import cv2
+
     grey = img if img.ndim == 2 else cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
     upscaled = cv2.resize(img, None, fx=2, fy=2, interpolation=cv2.INTER_NEAREST)
     _, binary = cv2.threshold(grey, 0, 255, cv2.THRESH_BINARY | cv2.THRESH_OTSU)
@@ -473,6 +486,8 @@ def _qr_variants(img: np.ndarray) -> list[np.ndarray]:
 
 
 def _detect(detector: cv2.QRCodeDetector, img: np.ndarray) -> list[str]:
+    import cv2
+
     try:
         found, texts, _points, _codes = detector.detectAndDecodeMulti(img)
         if found:
@@ -513,6 +528,8 @@ def is_mostly(
     A fraction rather than a mean, so a small overlay (cursor, text) does not
     make a wrong colour look right or a right one look wrong.
     """
+    import numpy as np
+
     region = _region(img, rect).astype(np.int16)
     diff = np.abs(region - np.array(bgr, dtype=np.int16)).max(axis=2)
     return bool((diff <= tolerance).mean() >= fraction)

@@ -1,0 +1,115 @@
+"""Giving memory back to the OS once the full-screen pages are left for the widget.
+
+In a session a game runs beside the widget, and whatever the UI keeps resident is taken
+from it. Memory the pages freed does not leave the process by itself:
+
+- Windows keeps every page a process touched in its working set until it is trimmed;
+  ``SetProcessWorkingSetSize(process, -1, -1)`` is the standard trim. The pages go to the
+  standby list and come back from memory on the next touch; those the widget does not
+  touch (the decoder's code and buffers) stay with the game.
+- Linux: glibc keeps freed blocks in its heaps (each thread's arena too) until
+  ``malloc_trim``; and the code pages the decoder ran stay mapped into the process.
+  ``madvise(MADV_PAGEOUT)`` (Linux 5.4) hands those back, for the libraries the caller
+  names: the widget never runs them, and they are read again if the video plays again.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+MADV_PAGEOUT = 21
+
+
+def _libc() -> Any:
+    import ctypes  # loaded when used: the tests hand in a fake
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.madvise.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int)
+    return libc
+
+
+def _kernel32() -> Any:
+    import ctypes
+
+    kernel32 = ctypes.WinDLL("kernel32")  # type: ignore[attr-defined]
+    # SIZE_T arguments: without these, -1 would be passed as a 32-bit int on 64-bit Windows.
+    kernel32.GetCurrentProcess.restype = ctypes.c_void_p
+    kernel32.SetProcessWorkingSetSize.argtypes = (ctypes.c_void_p, ctypes.c_size_t,
+                                                  ctypes.c_size_t)
+    return kernel32
+
+
+def code_mappings(maps: str, folders: Sequence[Path]) -> list[tuple[int, int]]:
+    """(start, length) of each read-only mapping of a file under one of ``folders``, from
+    the text of ``/proc/PID/maps``. Written mappings are left alone: their changed pages
+    are the process's own data, not the file's."""
+    prefixes = tuple(f"{folder}/" for folder in folders)
+    found = []
+    for line in maps.splitlines():
+        fields = line.split(maxsplit=5)
+        if len(fields) == 6 and "w" not in fields[1] and fields[5].startswith(prefixes):
+            start, end = (int(n, 16) for n in fields[0].split("-"))
+            found.append((start, end - start))
+    return found
+
+
+def resident_mb(statm: Path = Path("/proc/self/statm")) -> float | None:
+    """This process's resident memory (Linux), None where it cannot be read."""
+    import os
+
+    try:
+        return int(statm.read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def trim_linux(unused_code: Sequence[Path] = (), libc: Any = None,
+               maps: Path = Path("/proc/self/maps")) -> str:
+    """The glibc heaps' free pages back to the OS, and the code of the libraries under
+    ``unused_code`` paged out."""
+    libc = libc if libc is not None else _libc()
+    done = []
+    trim = getattr(libc, "malloc_trim", None)
+    if trim is None:  # musl and others give large blocks back at once
+        done.append("no malloc_trim in this C library")
+    else:
+        done.append("heap trimmed" if trim(0) else "heap: nothing to trim")
+    if unused_code:
+        try:
+            mappings = code_mappings(maps.read_text(), unused_code)
+        except OSError:
+            mappings = []
+        refused = sum(1 for start, length in mappings
+                      if libc.madvise(start, length, MADV_PAGEOUT) != 0)
+        if mappings and refused == len(mappings):  # a kernel before 5.4
+            done.append("the decoder's code stays (MADV_PAGEOUT refused)")
+        elif mappings:
+            advised = len(mappings) - refused
+            done.append(f"the decoder's code paged out ({advised} mapping"
+                        f"{'' if advised == 1 else 's'})")
+    return "; ".join(done)
+
+
+def trim_windows(kernel32: Any = None) -> str:
+    """Empty the working set: Windows' own way to take back what a process no longer uses."""
+    import ctypes
+
+    kernel32 = kernel32 if kernel32 is not None else _kernel32()
+    every_page = ctypes.c_size_t(-1).value  # (SIZE_T)-1 twice: "as many pages as possible"
+    if kernel32.SetProcessWorkingSetSize(kernel32.GetCurrentProcess(), every_page, every_page):
+        return "working set trimmed"
+    return "working set not trimmed: SetProcessWorkingSetSize failed"
+
+
+def give_back(unused_code: Sequence[Path] = (), platform: str = sys.platform,
+              **fakes: Any) -> str:
+    """Return freed memory, and the pages of code no longer run (the libraries under
+    ``unused_code``), to the OS the way this OS takes them; says what was done."""
+    if platform == "win32":
+        return trim_windows(**fakes)
+    if platform.startswith("linux"):
+        return trim_linux(unused_code, **fakes)
+    return "nothing to trim on this OS"
