@@ -55,7 +55,8 @@ venue: install
 
 soak: install
 	bash tools/ensure-tools.sh $(TEST_TOOLS)
-	$(PY) tools/soak.py --minutes $(or $(SOAK_MINUTES),10)
+	$(PY) tools/soak.py --minutes $(or $(SOAK_MINUTES),10) \
+		--session-minutes $(or $(SOAK_SESSION_MINUTES),0)
 
 # Speed and footprint beside same-run references (not part of `make test`; takes ~5 min).
 bench: install

@@ -15,6 +15,7 @@ import compileall
 import contextlib
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -29,16 +30,24 @@ from bench.table import Figure, median, render
 from kiosk.config import load
 from kiosk.guardian import Guardian
 from kiosk.logs import Trace
-from kiosk.platform import Rebooter
-from tests.e2e.kiosk_run import MAIN_PY, ROOT, Kiosk, base_config, deep_merge
+from kiosk.platform import Rebooter, ui_environment
+from tests.e2e.kiosk_run import MAIN_PY, ROOT, Kiosk, base_config, decoder_resident_kb, deep_merge
 from tests.e2e.xscreen import VirtualScreen, click, wait_until
+from tests.e2e.xscreen import key as press_key
+from tests.e2e.xscreen import move as move_pointer
 
 OUT = ROOT / "bench-out"
 CLIPS = {"1080p30": (1920, 1080), "720p30": (1280, 720)}
 CLIP_SECONDS = 10
+CLIPS_FPS = 30
 PLAY_S = 20.0
-WIDGET_S = 30.0
+WIDGET_S = 30.0  # each widget CPU figure; the UI's RSS in C is read this long after C
+FLOOR_S = 6.0  # the widget's library floor is read this long after its start
 REPEATS = 10
+WIDGET_SIZE = (320, 180)
+END_BUTTON = (136, 148)  # the middle of 结束上机 in the widget (kiosk/scenes/session.py)
+COLLAPSE = (286, 148)  # the middle of the control that folds the widget to the pill
+FFPLAY_STATS = re.compile(r"fd=\s*(\d+)")  # ffplay's status line: frames dropped so far
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
@@ -89,10 +98,11 @@ def probe(*args: str, env: dict[str, str] | None = None) -> dict[str, float]:
 
 
 def ensure_tools() -> None:
-    """Xvfb and friends as for the e2e tests, ffmpeg (H.264 clips) and /usr/bin/time."""
+    """Xvfb and friends as for the e2e tests, ffmpeg (H.264 clips, ffplay) and /usr/bin/time."""
     subprocess.run(["bash", str(ROOT / "tools" / "ensure-x-tools.sh")], check=True)
-    missing = [pkg for tool, pkg in (("ffmpeg", "ffmpeg"), ("/usr/bin/time", "time"))
-               if shutil.which(tool) is None]
+    missing = sorted({pkg for tool, pkg in (("ffmpeg", "ffmpeg"), ("ffplay", "ffmpeg"),
+                                            ("/usr/bin/time", "time"))
+                      if shutil.which(tool) is None})
     if not missing:
         return
     sudo = [] if os.geteuid() == 0 else ["sudo", "-n"]
@@ -111,7 +121,8 @@ def make_clip(name: str, size: tuple[int, int]) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     part = path.with_suffix(".part.mp4")
     subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "lavfi",
-                    "-i", f"testsrc2=size={size[0]}x{size[1]}:rate=30", "-t", str(CLIP_SECONDS),
+                    "-i", f"testsrc2=size={size[0]}x{size[1]}:rate={CLIPS_FPS}",
+                    "-t", str(CLIP_SECONDS),
                     "-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p",
                     "-g", "60", str(part)], check=True)
     part.rename(path)
@@ -196,23 +207,106 @@ def standby(clip_name: str, clip: Path, workdir: Path, cores_: tuple[set[int], s
             if widget:
                 result["floor_rss_mb"] = time_v_rss_mb(
                     [sys.executable, "-m", "bench.probes", "floor", str(clip)], screen.env())
-                mark = kiosk.mark()
-                wait_until(lambda: _click_to_scan(kiosk, screen, mark), 20, interval=0.3,
-                           message=f"no page B\n{kiosk.logs()}")
-                kiosk.control("start")  # B polls the status: rule 2 opens the widget
-                kiosk.wait_scene("C", since=mark, timeout=15)
-                time.sleep(2)  # the widget settles (window resize, first draws)
-                reference = subprocess.Popen(
-                    [sys.executable, "-m", "bench.probes", "idle", str(WIDGET_S), "tick"],
-                    cwd=ROOT, env=screen.env(), stdout=subprocess.PIPE, text=True)
-                cpu0 = cpu_s(ui)
-                time.sleep(WIDGET_S)
-                result["widget_core_percent"] = 100 * (cpu_s(ui) - cpu0) / WIDGET_S
-                out, _ = reference.communicate(timeout=30)
-                result["idle_tick_core_percent"] = json.loads(out)["core_percent"]
-                result["idle_wait_core_percent"] = probe(
-                    "idle", "10", "wait", env=screen.env())["core_percent"]
+                result.update(in_widget(kiosk, screen, ui))
+        if widget:
+            result.update(ffplay_reference(clip, screen))
     return result
+
+
+def in_widget(kiosk: Kiosk, screen: VirtualScreen, ui: int) -> dict[str, Any]:
+    """From A, the session: B, then C. The widget's CPU over WIDGET_S, open and then
+    collapsed; its RSS WIDGET_S after C, beside the widget's library floor read meanwhile
+    (as is, and with its memory given back as the UI gives it); then the UI killed in C
+    and started again in the session: its RSS WIDGET_S after that C, and whether it
+    loaded OpenCV."""
+    result: dict[str, Any] = {}
+    mark = kiosk.mark()
+    wait_until(lambda: _click_to_scan(kiosk, screen, mark), 20, interval=0.3,
+               message=f"no page B\n{kiosk.logs()}")
+    kiosk.control("start")  # B polls the status: rule 2 opens the widget
+    entered = kiosk.wait_scene("C", since=mark, timeout=15)["ts"]
+    time.sleep(2)  # the widget settles (its first seconds' draws)
+    reference = subprocess.Popen(
+        [sys.executable, "-m", "bench.probes", "idle", str(WIDGET_S), "tick"],
+        cwd=ROOT, env=screen.env(), stdout=subprocess.PIPE, text=True)
+    cpu0 = cpu_s(ui)
+    time.sleep(max(0.0, entered + WIDGET_S - time.time()))
+    result["ui_rss_c_mb"] = rss_mb(ui)
+    result["decoder_left_kb"] = decoder_resident_kb(ui)
+    time.sleep(max(0.0, entered + 2 + WIDGET_S - time.time()))
+    result["widget_core_percent"] = 100 * (cpu_s(ui) - cpu0) / WIDGET_S
+    out, _ = reference.communicate(timeout=30)
+    result["idle_tick_core_percent"] = json.loads(out)["core_percent"]
+    result.update(widget_floors(screen))  # after: not on the core while the widget is timed
+    result["idle_wait_core_percent"] = probe(
+        "idle", "10", "wait", env=screen.env())["core_percent"]
+
+    x, y, _, _ = kiosk.geometry()
+    click(x + COLLAPSE[0], y + COLLAPSE[1], screen)
+    wait_until(lambda: kiosk.geometry()[2:] == (150, 40), 10, interval=0.1,
+               message="the widget did not fold to the pill")
+    time.sleep(2)
+    cpu0 = cpu_s(ui)
+    time.sleep(WIDGET_S)
+    result["pill_core_percent"] = 100 * (cpu_s(ui) - cpu0) / WIDGET_S
+
+    mark = kiosk.mark()
+    os.kill(ui, signal.SIGKILL)  # rule 3: a (simulated) reboot, and the session goes on
+    again = kiosk.ui_pid(other_than=ui, timeout=30)
+    entered = kiosk.wait_scene("C", since=mark, timeout=30)["ts"]
+    time.sleep(max(0.0, entered + WIDGET_S - time.time()))
+    result["restarted_rss_c_mb"] = rss_mb(again)
+    result["restarted_opencv"] = decoder_resident_kb(again) is not None
+    return result
+
+
+def widget_floors(screen: VirtualScreen) -> dict[str, float]:
+    """The widget's library floor (bench/probes.py widget_floor), as is and given back,
+    each read from outside FLOOR_S after its window is up (median of 3), with the UI's
+    environment. One at a time: the kernel pages out no page another process maps too."""
+    kinds = {"widget_floor_mb": [], "widget_floor_given_back_mb": ["given_back"]}
+    floors: dict[str, list[float]] = {name: [] for name in kinds}
+    env = ui_environment(screen.env())
+    for _ in range(3):
+        for name, extra in kinds.items():
+            floor = subprocess.Popen(
+                [sys.executable, "-m", "bench.probes", "widget_floor", str(FLOOR_S + 1), *extra],
+                cwd=ROOT, env=env, stdout=subprocess.DEVNULL)
+            time.sleep(FLOOR_S)
+            floors[name].append(rss_mb(floor.pid))
+            floor.wait(timeout=30)
+    return {name: median(values) for name, values in floors.items()}
+
+
+def ffplay_reference(clip: Path, screen: VirtualScreen) -> dict[str, float]:
+    """The obvious peer on the same clip and screen: ``ffplay -fs -an -loop 0 -threads 1``
+    with SDL's software renderer, on the kiosk's core. CPU per shown frame over PLAY_S,
+    after 3 s of start; shown = due at the clip's rate − dropped (its status line's fd)."""
+    stats = clip.with_suffix(".ffplay.log")
+    with stats.open("w") as err:
+        player = subprocess.Popen(
+            ["ffplay", "-fs", "-an", "-loop", "0", "-threads", "1", str(clip)],
+            env=screen.env({"SDL_RENDER_DRIVER": "software"}), stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL, stderr=err)
+
+    def dropped() -> int | None:
+        found = FFPLAY_STATS.findall(stats.read_text(errors="replace"))
+        return int(found[-1]) if found else None
+
+    try:
+        wait_until(dropped, 30, interval=0.1, message="ffplay printed no status line")
+        time.sleep(3)
+        cpu0, fd0, began = cpu_s(player.pid), dropped(), time.monotonic()
+        time.sleep(PLAY_S)
+        cpu1, fd1, elapsed = cpu_s(player.pid), dropped(), time.monotonic() - began
+    finally:
+        player.kill()
+        player.wait()
+    assert fd0 is not None and fd1 is not None
+    fps = CLIPS_FPS
+    shown = elapsed * fps - (fd1 - fd0)
+    return {"ffplay_cpu_ms_per_frame": 1000 * (cpu1 - cpu0) / max(1.0, shown),
+            "ffplay_shown": shown, "ffplay_dropped": fd1 - fd0}
 
 
 def first_locked(workdir: Path, cores_: tuple[set[int], set[int]]) -> dict[str, float]:
@@ -313,13 +407,13 @@ def status_to_page(workdir: Path, cores_: tuple[set[int], set[int]]) -> dict[str
     """On B, the server's status turns 2 (→ C, the widget) or 3 (→ E, still full screen):
     from its first answer leaving the server to the page change in the trace, median of
     10 each; and from the status change itself minus the poll period, the median of 10
-    (the issue's figure) and the worst.
-    Leaving full screen for C includes SDL's wait (up to 0.1 s) for an X11 window manager,
-    which Xvfb does not have: E shows the kiosk's own part."""
+    (the issue's figure) and the worst. The page change is its first frame on screen (the
+    trace's page line is written after it). In C each time: 结束上机 → D, and back."""
     kiosk_core, x_core = cores_
     poll_s = 0.5
     after_answer: dict[int, list[float]] = {2: [], 3: []}
     after_change: dict[int, list[float]] = {2: [], 3: []}
+    to_end: list[float] = []
     workdir.mkdir(parents=True, exist_ok=True)
     with Backend("370011", status=1) as backend, \
             screen_on((1280, 720), x_core, kiosk_core) as screen:
@@ -342,6 +436,8 @@ def status_to_page(workdir: Path, cores_: tuple[set[int], set[int]]) -> dict[str
                 assert answer is not None
                 after_answer[status].append(shown - answer)
                 after_change[status].append(shown - changed)
+                if page == "C":
+                    to_end.append(_end_and_back(kiosk, screen))
                 mark = kiosk.mark()
                 backend.set_status(1)  # rule 5 or 7: simulated reboot, then back to A
                 kiosk.wait_scene("A", since=mark, timeout=15)
@@ -350,7 +446,28 @@ def status_to_page(workdir: Path, cores_: tuple[set[int], set[int]]) -> dict[str
             "change_c_ms": 1000 * median(after_change[2]),
             "change_e_ms": 1000 * median(after_change[3]),
             "worst_change_c_ms": 1000 * max(after_change[2]),
-            "worst_change_e_ms": 1000 * max(after_change[3]), "poll_ms": 1000 * poll_s}
+            "worst_change_e_ms": 1000 * max(after_change[3]), "poll_ms": 1000 * poll_s,
+            "end_d_ms": 1000 * median(to_end), "worst_end_d_ms": 1000 * max(to_end)}
+
+
+def _end_and_back(kiosk: Kiosk, screen: VirtualScreen) -> float:
+    """In C (its full-screen pages' memory given back), a click on 结束上机: from starting
+    xdotool's click to D's first frame on screen, drawn again from nothing; then Esc
+    (继续上机). The pointer rests on the button first, as a hand's does before it clicks:
+    the widget wakes ten times a second while the pointer is over it, twice otherwise."""
+    time.sleep(0.5)  # the widget gave its memory back after its first frame
+    x, y, w, h = kiosk.geometry()
+    assert (w, h) == WIDGET_SIZE, (w, h)
+    move_pointer(x + END_BUTTON[0], y + END_BUTTON[1], screen)
+    time.sleep(0.3)
+    mark = kiosk.mark()
+    pressed = time.time()
+    click(x + END_BUTTON[0], y + END_BUTTON[1], screen)
+    shown = kiosk.wait_scene("D", since=mark, timeout=10)["ts"]
+    mark = kiosk.mark()
+    press_key("Escape", screen, window=kiosk.window())
+    kiosk.wait_scene("C", since=mark, timeout=10)
+    return shown - pressed
 
 
 def _click_to_scan(kiosk: Kiosk, screen: VirtualScreen, mark: int) -> bool:
@@ -391,11 +508,32 @@ def measure(run_dir: Path, log: Callable[[str], None]) -> list[Figure]:
                    note=f"{play['dropped']} dropped"),
         ]
         if index == 0:
+            floor_name = "320×180 pygame window; pygame, numpy, cv2, requests imported"
             figures += [
+                Figure(f"standby CPU per shown frame, {name}, vs ffplay", play["cpu_ms_per_frame"],
+                       "ms", play["ffplay_cpu_ms_per_frame"],
+                       "ffplay -fs -an -loop 0 -threads 1, software renderer", 0.8,
+                       note=f"ffplay dropped {play['ffplay_dropped']} of "
+                            f"{play['ffplay_shown'] + play['ffplay_dropped']:.0f}"),
                 Figure("widget (C) CPU over 30 s", play["widget_core_percent"], "% core",
                        play["idle_tick_core_percent"], "bare pygame loop, tick(10)"),
                 Figure("widget (C) CPU over 30 s, absolute", play["widget_core_percent"],
                        "% core", target=0.3),
+                Figure("widget (C) collapsed to the pill, CPU over 30 s, absolute",
+                       play["pill_core_percent"], "% core", target=0.3),
+                Figure(f"UI RSS in C, {WIDGET_S:g} s after A played {name} for {PLAY_S:g} s",
+                       play["ui_rss_c_mb"], "MB", play["widget_floor_mb"], floor_name, 1.1,
+                       note=f"OpenCV's code left in it alone: {play['decoder_left_kb']} KB"),
+                Figure(f"UI RSS in C after A played {name}, absolute", play["ui_rss_c_mb"], "MB",
+                       target=75),
+                Figure("UI RSS in C, vs that floor given back the same way",
+                       play["ui_rss_c_mb"], "MB", play["widget_floor_given_back_mb"],
+                       "the same, then malloc_trim and OpenCV's code paged out",
+                       note="what is the kiosk's own: its code, fonts, threads"),
+                Figure(f"UI RSS in C, {WIDGET_S:g} s after the UI restarted in the session",
+                       play["restarted_rss_c_mb"], "MB", play["widget_floor_mb"], floor_name,
+                       1.1, note="OpenCV loaded" if play["restarted_opencv"]
+                       else "OpenCV never loaded"),
                 Figure("idle loop with event.wait(100)", play["idle_wait_core_percent"],
                        "% core", play["idle_tick_core_percent"], "clock.tick(10) loop",
                        note="why the loop does not use it"),
@@ -427,9 +565,9 @@ def measure(run_dir: Path, log: Callable[[str], None]) -> list[Figure]:
                        target=100)]
     status = status_to_page(run_dir / "status", cores_)
     log(f"status → page: {status}")
-    figures += [Figure("status answer → page E (full screen to full screen)",
+    figures += [Figure("status answer → page E on screen (full screen to full screen)",
                        status["answer_e_ms"], "ms", target=100, note="median of 10"),
-                Figure("status answer → page C (leaves full screen for the widget)",
+                Figure("status answer → page C on screen (the widget's first frame)",
                        status["answer_c_ms"], "ms", target=100, note="median of 10"),
                 Figure("status change → page E, minus the poll period",
                        status["change_e_ms"] - status["poll_ms"], "ms", target=100,
@@ -442,7 +580,12 @@ def measure(run_dir: Path, log: Callable[[str], None]) -> list[Figure]:
                        note=f"poll {status['poll_ms']:g} ms"),
                 Figure("status change → page C, worst of 10, minus the poll period",
                        status["worst_change_c_ms"] - status["poll_ms"], "ms",
-                       note=f"poll {status['poll_ms']:g} ms, with the X11 wait above")]
+                       note=f"poll {status['poll_ms']:g} ms"),
+                Figure("结束上机 in C → page D on screen, made again after C gave it back",
+                       status["end_d_ms"], "ms", target=200,
+                       note="median of 10, from starting xdotool's click, the pointer on it"),
+                Figure("结束上机 in C → page D on screen, worst of 10", status["worst_end_d_ms"],
+                       "ms", target=200)]
     return figures
 
 

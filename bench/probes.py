@@ -10,6 +10,10 @@
 - ``floor CLIP``: what any pygame + OpenCV player needs at least: a window of the
   clip's size and OpenCV decoding the clip into one buffer (its peak RSS is the
   reference for the UI's).
+- ``widget_floor SECONDS [given_back]``: the libraries' floor for the widget: pygame,
+  numpy, OpenCV and requests imported, a 320×180 window drawn, then idle for SECONDS
+  (the bench reads its RSS from outside meanwhile); ``given_back``: after giving the
+  memory back as the UI does on entering C (kiosk/platform/memory.py).
 Each prints one JSON line.
 """
 
@@ -92,6 +96,31 @@ def floor(clip: str) -> dict[str, float]:
     return {"frames": frames}
 
 
+def widget_floor(seconds: float, given_back: bool) -> dict[str, float]:
+    import os
+
+    os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
+    import cv2  # noqa: F401 (imported is what is measured)
+    import numpy  # noqa: F401
+    import pygame
+    import requests  # noqa: F401
+
+    pygame.display.init()
+    window = pygame.Window("widget floor", (320, 180))
+    window.get_surface().fill((20, 28, 44))
+    window.flip()
+    if given_back:
+        from kiosk.platform.memory import give_back
+        from kiosk.video import decoder_code
+
+        give_back(decoder_code())
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        pygame.event.get()
+        time.sleep(0.5)
+    return {"seconds": seconds}
+
+
 def main(argv: list[str]) -> None:
     what, *args = argv
     if what == "decode":
@@ -100,6 +129,8 @@ def main(argv: list[str]) -> None:
         result = floor(args[0])
     elif what == "idle":
         result = idle(float(args[0]), args[1])
+    elif what == "widget_floor":
+        result = widget_floor(float(args[0]), args[1:] == ["given_back"])
     else:
         raise SystemExit(f"unknown probe {what}")
     print(json.dumps(result))

@@ -93,6 +93,7 @@ class App:
         self.flow = Flow(config.timers)
         self.start_at: float | None = None  # when a simulated reboot hands back to routing
         self.pace = Pace()
+        self.releasing = False  # C is on screen: the full-screen pages' memory goes back
         self.running = True
         self.failures = Limiter()  # a bug hit on every frame is logged once a minute
 
@@ -243,6 +244,9 @@ class App:
             self._guarded(self._feed, Tick(now), now)
         self._guarded(self._guard, now)
         self._draw(now)
+        if self.releasing:
+            self.releasing = False
+            self._guarded(self._release_full_screen)
 
     def _guard(self, now: float) -> None:
         if self.window.guard(now):  # the monitors changed under the page
@@ -257,7 +261,8 @@ class App:
         try:
             handler(*args)
         except Exception as exc:
-            self._failed(f"{handler.__name__}({described(args[0])})", handler.__name__, exc)
+            what = ", ".join(described(arg) for arg in args[:1])
+            self._failed(f"{handler.__name__}({what})", handler.__name__, exc)
 
     def _failed(self, what: str, where: str, exc: Exception) -> None:
         """Log a bug with its traceback, once a minute for each place, page and kind of
@@ -402,7 +407,7 @@ class App:
         if not self.scene.widget:
             self.window.lock()
             self._enter(now)
-            self._draw(now)
+            self._draw(now, always=True)
             return
         from kiosk.widget import session_key
 
@@ -412,8 +417,7 @@ class App:
         self.window.widget(session_key(self.config.client_id, self.flow.meter.session),
                            first_frame=lambda surface: self._first_widget_frame(surface, now))
         self.ctx.widget_collapsed = self.window.collapsed
-        if not previous.widget:
-            self._release_full_screen()
+        self.releasing = self.releasing or not previous.widget  # once the page is traced
 
     def _enter(self, now: float) -> None:
         try:
@@ -445,9 +449,9 @@ class App:
         resident = f", resident {before:.0f} → {after:.0f} MB" if before and after else ""
         log.info("the full-screen pages' memory is released (%s%s)", done, resident)
 
-    def _draw(self, now: float) -> None:
-        """The page again, on screen, if it (or the overlay) changed."""
-        if self._compose(self.window.surface, now):
+    def _draw(self, now: float, always: bool = False) -> None:
+        """The page again, on screen, if it (or the overlay) changed, or ``always``."""
+        if self._compose(self.window.surface, now, always):
             self.window.flip()
 
     def _compose(self, surface: pygame.Surface, now: float, always: bool = False) -> bool:

@@ -22,6 +22,17 @@ CLIENT = "370011"
 
 
 @contextmanager
+def running_simulator() -> Iterator[Simulator]:
+    """The backend simulator, whose sessions never end by themselves during a test."""
+    simulator = Simulator(report_timeout_s=10_000)
+    simulator.start()
+    try:
+        yield simulator
+    finally:
+        simulator.stop()
+
+
+@contextmanager
 def running_app(sim: Simulator, tmp_path: Path, size: tuple[int, int] = (640, 360)
                 ) -> Iterator[App]:
     """The app against ``sim``, a locked window of ``size``, routed (Start) and ready to step."""

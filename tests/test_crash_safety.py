@@ -18,10 +18,9 @@ from kiosk.flow import Page  # noqa: E402
 from kiosk.logs import Trace, _SafeRotatingHandler  # noqa: E402
 from kiosk.media import BACKGROUND, BUNDLED_VIDEO, MediaCache  # noqa: E402
 from kiosk.scenes.scan import load_background  # noqa: E402
-from kiosk.simulator import Simulator  # noqa: E402
 from kiosk.video import VideoPlayer  # noqa: E402
 from kiosk.workers import Caller  # noqa: E402
-from tests.app_run import CLIENT, running_app, steps, until  # noqa: E402
+from tests.app_run import CLIENT, running_app, running_simulator, steps, until  # noqa: E402
 from tests.waiting import wait_until  # noqa: E402
 
 DEV_FULL = Path("/dev/full")  # every write fails with ENOSPC: a full disk, for real
@@ -29,10 +28,8 @@ DEV_FULL = Path("/dev/full")  # every write fails with ENOSPC: a full disk, for 
 
 @pytest.fixture
 def sim():
-    simulator = Simulator(report_timeout_s=10_000)
-    simulator.start()
-    yield simulator
-    simulator.stop()
+    with running_simulator() as simulator:
+        yield simulator
 
 
 @pytest.fixture

@@ -14,19 +14,16 @@ os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
 
 from kiosk.flow import Page  # noqa: E402
 from kiosk.scenes import draw, end, session  # noqa: E402
-from kiosk.simulator import Simulator  # noqa: E402
 from kiosk.window import WIDGET_SIZE  # noqa: E402
-from tests.app_run import CLIENT, running_app, steps, until  # noqa: E402
+from tests.app_run import CLIENT, running_app, running_simulator, steps, until  # noqa: E402
 
 SCREEN = (1280, 720)
 
 
 @pytest.fixture
 def sim():
-    simulator = Simulator(report_timeout_s=10_000)
-    simulator.start()
-    yield simulator
-    simulator.stop()
+    with running_simulator() as simulator:
+        yield simulator
 
 
 def key(code: int) -> None:
@@ -54,7 +51,7 @@ def test_the_widget_keeps_nothing_of_the_full_screen_pages(sim, tmp_path, caplog
         key(pygame.K_a)  # A → B: the background scaled to the screen, the QR
         until(app, lambda: app.flow.page is Page.SCAN and scan._background is not None)
         steps(app, 0.2)
-        assert draw.qr_surface.cache_info().currsize == 1
+        assert draw.qr_surface.cache_info().currsize >= 1  # B's QR, kept while locked
         sim.venue.start(CLIENT)
         until(app, lambda: app.flow.page is Page.SESSION)
         assert standby.player is None and standby._bar is None and scan._background is None

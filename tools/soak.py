@@ -18,6 +18,13 @@ threads and open file descriptors on page A after every cycle, and it reports th
 size. The report goes to ``bench-out/soak.md``; the exit code is 1 on any violation or
 on threads or descriptors that grew.
 
+``--session-minutes M`` then keeps one customer's session in the widget for M minutes
+(after the cycles, so the UI has been through every page many times) and samples the
+UI's RSS, threads and descriptors every ``SESSION_SAMPLE_S``: from a minute into C to the
+end they must not grow (RSS by at most ``SESSION_GROWTH_MB``). With the e2e timers
+(status every 0.5 s, a report every second) 30 minutes make as many status polls as 2
+hours at a venue's default (2 s), and 2.5 times the reports (default every 10 s).
+
 With rsyslogd on the machine the kiosk also sends its remote log (``log.remote``, TCP by
 default) to a real rsyslog (tests/collector.py), which is stopped for every
 ``OUTAGE_EVERY``-th cycle and started again after it: the senders go through their
@@ -90,6 +97,9 @@ CYCLES = ("phone_end", "confirm", "walk_away")
 WARM_UP = len(CYCLES)  # cycles before the samples that growth is judged from
 OUTAGE_EVERY = 4  # the collector is down for every fourth cycle
 DELIVERY_S = 30.0  # after an outage: the sender's longest pause, its reconnect, its backlog
+SESSION_SAMPLE_S = 10.0  # the long session's samples of the UI in C
+SESSION_SETTLE_S = 60.0  # its growth is judged from this long into C
+SESSION_GROWTH_MB = 1.0  # more than this from then to the end is growth
 # What the remote log must carry of the trace (video counts go once a minute only).
 REMOTE_EVENTS = frozenset({"scene", "reboot", "reboot_skipped", "reboot_failed", "locked"})
 
@@ -185,6 +195,7 @@ class Soak:
     rule1_waits: list[float] = field(default_factory=list)  # B → A by the trace
     rule6_waits: list[float] = field(default_factory=list)  # Enter pressed → reboot
     collector: Collector | None = None
+    in_session: list[tuple[float, Sample]] = field(default_factory=list)  # the UI in C, long
     outages: int = 0
     delivery_waits: list[float] = field(default_factory=list)  # collector back → all there
 
@@ -295,6 +306,29 @@ class Soak:
         self.rule1_waits.append(waited)
         if not idle - EARLY_S <= waited <= idle + SLACK_S:
             self.violations.append(f"rule 1 after {waited:.2f}s, not {idle}s")
+
+    def long_session(self, seconds: float) -> None:
+        """One customer in the widget for ``seconds``: the UI sampled in C from outside,
+        then the phone ends the session and pays (rules 5 and 7) and the kiosk is on A."""
+        since = self.kiosk.mark()
+        if not (self.touch(since) and self.session(since)):
+            return
+        ui = self.kiosk.ui_pid()
+        started = time.monotonic()
+        while (at := time.monotonic() - started) < seconds:
+            got = sample(ui)
+            if got is None:
+                self.violations.append("the UI in C went away during the long session")
+                return
+            self.in_session.append((at, got))
+            time.sleep(SESSION_SAMPLE_S)
+        self.kiosk.control("end")
+        if self.reboot("rule5:", since) and self.scene("E", "startup", since):
+            self.kiosk.control("pay")
+            if self.reboot("rule7:", since):
+                self.scene("A", "startup", since)
+        if not self.violations:
+            self.violations += cycle_violations("phone_end", self.kiosk.trace()[since:])
 
     def run_cycle(self, kind: str, outage: bool = False) -> None:
         since = self.kiosk.mark()
@@ -431,9 +465,72 @@ def render(soak: Soak, minutes: float, wall_s: float, logs_start: dict[str, int]
     return "\n".join(lines) + "\n"
 
 
-def growth_problems(soak: Soak) -> list[str]:
-    """Threads or descriptors that grew between the warmed-up sample and the end."""
+def session_settled(series: list[tuple[float, Sample]]) -> list[tuple[float, Sample]]:
+    """The long session's samples from SESSION_SETTLE_S into C (all, if it was shorter)."""
+    settled = [(at, s) for at, s in series if at >= SESSION_SETTLE_S]
+    return settled if len(settled) >= 2 else series
+
+
+def slope_mb_per_hour(series: list[tuple[float, Sample]]) -> float:
+    """The least-squares trend of RSS over the samples, in MB per hour."""
+    if len(series) < 2:
+        return 0.0
+    times = [at for at, _ in series]
+    sizes = [s.rss_kb / 1024 for _, s in series]
+    mean_t, mean_m = sum(times) / len(times), sum(sizes) / len(sizes)
+    spread_t = sum((t - mean_t) ** 2 for t in times)
+    if spread_t == 0:
+        return 0.0
+    return 3600 * sum((t - mean_t) * (m - mean_m) for t, m in zip(times, sizes, strict=True)
+                      ) / spread_t
+
+
+def session_growth(series: list[tuple[float, Sample]]) -> list[str]:
+    """The UI in the long session: RSS that grew by more than SESSION_GROWTH_MB, or
+    threads or descriptors that grew at all, from SESSION_SETTLE_S into C to the end."""
+    settled = session_settled(series)
+    if len(settled) < 2:
+        return []
+    first, last = settled[0][1], settled[-1][1]
     problems = []
+    grown_mb = (last.rss_kb - first.rss_kb) / 1024
+    if grown_mb > SESSION_GROWTH_MB:
+        problems.append(f"UI in C: RSS {first.rss_kb / 1024:.1f} → {last.rss_kb / 1024:.1f} MB "
+                        f"(+{grown_mb:.1f} MB, over {SESSION_GROWTH_MB:g})")
+    if last.threads > first.threads or last.fds > first.fds:
+        problems.append(f"UI in C: threads {first.threads} → {last.threads}, "
+                        f"fds {first.fds} → {last.fds}")
+    return problems
+
+
+def render_session(series: list[tuple[float, Sample]], minutes: float) -> list[str]:
+    if not series:
+        return []
+    settled = session_settled(series)
+    first, last = settled[0], settled[-1]
+    sizes = [s.rss_kb / 1024 for _, s in settled]
+    return [
+        "",
+        f"## A long session: the UI in C for {minutes:g} minutes",
+        "",
+        f"Sampled from outside every {SESSION_SAMPLE_S:g} s; judged from "
+        f"{first[0]:.0f} s into C (the first sample: {series[0][1].rss_kb / 1024:.1f} MB).",
+        "",
+        "| | |",
+        "|---|---|",
+        f"| RSS at {first[0]:.0f} s → end ({last[0] / 60:.1f} min) | "
+        f"{first[1].rss_kb / 1024:.1f} → {last[1].rss_kb / 1024:.1f} MB |",
+        f"| RSS min / max | {min(sizes):.1f} / {max(sizes):.1f} MB |",
+        f"| RSS trend (least squares) | {slope_mb_per_hour(settled):+.2f} MB per hour |",
+        f"| threads, open fds at {first[0]:.0f} s → end | {first[1].threads} → "
+        f"{last[1].threads}, {first[1].fds} → {last[1].fds} |",
+    ]
+
+
+def growth_problems(soak: Soak) -> list[str]:
+    """Threads or descriptors that grew between the warmed-up sample and the end, and the
+    UI's growth in the long session."""
+    problems = session_growth(soak.in_session)
     for name, series in soak.samples.items():
         warm, last = series[min(WARM_UP, len(series) - 1)][1], series[-1][1]
         if last.threads > warm.threads or last.fds > warm.fds:
@@ -445,6 +542,8 @@ def growth_problems(soak: Soak) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--minutes", type=float, default=10.0)
+    parser.add_argument("--session-minutes", type=float, default=0.0,
+                        help="then one session kept in the widget this long (default none)")
     parser.add_argument("--out", type=Path, default=ROOT / "bench-out" / "soak.md")
     parser.add_argument("--work", type=Path, default=ROOT / "bench-out" / "soak-run",
                         help="config, logs and trace of the run (emptied first)")
@@ -480,6 +579,11 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"\r{n} cycles, {len(soak.violations)} violations, "
                       f"{(deadline - time.monotonic()) / 60:.1f} min left", end="", flush=True)
             print()
+            if args.session_minutes > 0:
+                print(f"one session in the widget for {args.session_minutes:g} minutes",
+                      flush=True)
+                soak.long_session(args.session_minutes * 60)
+                soak.measure(time.monotonic() - started)
             wall = time.monotonic() - started
             logs_end = log_bytes(Path(kiosk.config["log"]["dir"]))
             trace_bytes = kiosk.trace_path.stat().st_size if kiosk.trace_path.exists() else 0
@@ -488,6 +592,7 @@ def main(argv: list[str] | None = None) -> int:
             if collector is not None:
                 collector.stop()
     text = render(soak, args.minutes, wall, logs_start, logs_end, trace_bytes)
+    text += "\n".join(render_session(soak.in_session, args.session_minutes)) + "\n"
     growth = growth_problems(soak)
     if growth:
         text += "\n## Growth\n\n" + "\n".join(f"- {g}" for g in growth) + "\n"

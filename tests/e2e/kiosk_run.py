@@ -126,9 +126,9 @@ def pids_with(*needles: str) -> list[int]:
 
 
 def decoder_resident_kb(pid: int) -> int | None:
-    """KB of OpenCV's code (cv2 and the libraries of its wheel) resident in ``pid`` alone,
-    from /proc/PID/smaps: the pages it touched that no other process (this test's own
-    OpenCV) maps too; None without OpenCV loaded at all."""
+    """KB of OpenCV's code and read-only data (cv2 and the libraries of its wheel) resident
+    in ``pid`` alone, from /proc/PID/smaps: the pages it touched that no other process (this
+    test's own OpenCV) maps too; None without OpenCV loaded at all."""
     try:
         smaps = Path(f"/proc/{pid}/smaps").read_text()
     except OSError:
@@ -138,8 +138,8 @@ def decoder_resident_kb(pid: int) -> int | None:
         fields = line.split()
         if re.fullmatch(r"[0-9a-f]+-[0-9a-f]+", fields[0]):
             path = fields[5] if len(fields) > 5 else ""
-            ours = "/cv2/" in path or "/opencv" in path
-            loaded = loaded or ours
+            ours = "w" not in fields[1] and ("/cv2/" in path or "/opencv" in path)
+            loaded = loaded or "/cv2/" in path
         elif ours and fields[0] == "Private_Clean:":
             total += int(fields[1])
     return total if loaded else None

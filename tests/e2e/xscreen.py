@@ -590,6 +590,11 @@ def click(x: int, y: int, screen: VirtualScreen | str, button: int = 1) -> None:
     _xrun(["xdotool", "mousemove", str(x), str(y), "click", str(button)], screen)
 
 
+def move(x: int, y: int, screen: VirtualScreen | str) -> None:
+    """Move the pointer to root coordinates ``(x, y)`` without clicking (real X input)."""
+    _xrun(["xdotool", "mousemove", str(x), str(y)], screen)
+
+
 def _focus(window: int | None) -> list[str]:
     # windowfocus, not windowactivate: the latter needs a window manager.
     return [] if window is None else ["windowfocus", "--sync", str(window)]
