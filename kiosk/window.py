@@ -175,6 +175,7 @@ class KioskWindow:
         size = self.window.size
         if self._look() and self.fullscreen:
             self._cover_monitors()
+            self.raise_()  # a new cover took the focus as it was shown: the page's again
         self.keyboard.engage()  # a no-op while it holds
         if not self.window.focused:
             self.take_focus_back()

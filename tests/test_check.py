@@ -8,6 +8,7 @@ tests/e2e/test_check.py.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import tempfile
 import threading
@@ -333,3 +334,43 @@ def test_an_unknown_key_fails_the_config_line(tmp_path, venue, capsys):
     first = json.loads(capsys.readouterr().out)["checks"][0]
     assert first["name"] == "config" and first["ok"] is False
     assert "config key timer is not one this program knows" in first["detail"]
+
+
+# --- TLS: how each base URL is trusted -----------------------------------------------------
+
+TLS = ("TLS base_url", "TLS files_base_url")
+
+
+def test_a_plain_http_backend_has_no_tls_to_trust_and_files_from_it_add_no_line(tmp_path, venue):
+    results = by_name(context(tmp_path, cfg_for(tmp_path, venue.base_url)), TLS)
+    assert list(results) == ["TLS base_url"]
+    assert results["TLS base_url"].ok
+    assert results["TLS base_url"].detail == f"{venue.base_url}: plain http, no TLS"
+
+
+def test_a_self_signed_backend_fails_with_the_line_to_add_and_passes_once_it_is_added(
+        tmp_path, venue):
+    from tests.certs import https_simulator, make
+
+    files = https_simulator(make(tmp_path / "certs", "files"))
+    try:
+        cfg = cfg_for(tmp_path, venue.base_url, server={"files_base_url": files.base_url})
+        refused = by_name(context(tmp_path, cfg), TLS)["TLS files_base_url"]
+        assert not refused.ok and "TLS REFUSED" in refused.detail
+        line = re.search(r'cert_sha256: "[0-9A-F:]{95}"', refused.detail)
+        assert line and "fingerprint" in refused.fix
+        trusted = cfg_for(tmp_path, venue.base_url, server={
+            "files_base_url": files.base_url, "cert_sha256": line.group(0).split('"')[1]})
+        result = by_name(context(tmp_path, trusted), TLS)["TLS files_base_url"]
+        assert result.ok and "pinned by server.cert_sha256" in result.detail
+        assert "certificate CN=127.0.0.1" in result.detail
+    finally:
+        files.stop()
+
+
+def test_a_tls_backend_that_is_down_says_to_check_the_key(tmp_path):
+    port = free_port("tcp")
+    cfg = cfg_for(tmp_path, f"https://127.0.0.1:{port}")
+    result = by_name(context(tmp_path, cfg), TLS)["TLS base_url"]
+    assert not result.ok and "not reachable" in result.detail
+    assert result.fix == "check server.base_url and that this PC reaches it"

@@ -48,6 +48,14 @@ class Kiosk:
         self.made.append(cover)
         return cover
 
+    def pressed_widget(self) -> tuple[int, int]:
+        """The widget in C, pressed 10 px into it from its corner; where its corner was."""
+        self.window.widget(SESSION)
+        x, y = self.main.position
+        self.desktop.cursor = Pointer(x + 10, y + 10, True)
+        self.window.grab((10, 10))
+        return x, y
+
     def covered(self) -> list[tuple[int, int, int, int]]:
         return sorted((*c.position, *c.size) for c in self.window.covers)
 
@@ -252,10 +260,7 @@ def test_a_drag_moves_the_widget_to_another_monitor_and_a_click_does_not(pointer
 def test_a_widget_dropped_over_the_edge_lands_wholly_on_the_monitor():
     desktop = FakeDesktop(LEFT)
     kiosk = Kiosk(desktop)
-    kiosk.window.widget(SESSION)
-    x, y = kiosk.main.position
-    desktop.cursor = Pointer(x + 10, y + 10, True)
-    kiosk.window.grab((10, 10))
+    x, y = kiosk.pressed_widget()
     desktop.cursor = Pointer(1275, 715, True)
     kiosk.window.follow((0, 0))
     assert kiosk.main.position == (1265, 705)  # it follows the pointer past the edge
@@ -283,10 +288,7 @@ def test_the_widget_stays_on_a_visible_monitor_when_its_own_goes():
 def test_a_release_the_widget_never_heard_of_ends_the_drag():
     desktop = FakeDesktop(LEFT)
     kiosk = Kiosk(desktop)
-    kiosk.window.widget(SESSION)
-    x, y = kiosk.main.position
-    desktop.cursor = Pointer(x + 10, y + 10, True)
-    kiosk.window.grab((10, 10))
+    x, y = kiosk.pressed_widget()
     desktop.cursor = Pointer(x - 300, y + 200, True)
     assert kiosk.window.follow() is True and kiosk.main.position == (x - 310, y + 190)
     desktop.cursor = Pointer(x - 300, y + 200, False)  # let go off the widget

@@ -308,6 +308,29 @@ def _folder(key: str, folder_of: Callable[[Config], Path | None]
     return check
 
 
+def _tls(key: str) -> Callable[[Context], Found | None]:
+    """How the certificate of the server at ``server.base_url`` or ``server.files_base_url``
+    is trusted, and whether it passes (kiosk/tls.py); None for a files_base_url not set."""
+
+    def check(ctx: Context) -> Found | None:
+        from kiosk.tls import Trust, describe
+
+        url = ctx.server_url if key == "server.base_url" else ctx.config.files_base_url
+        if url is None:
+            return None  # the files come from base_url: its line says it all
+        cfg = ctx.config
+        state = describe(url, Trust(cfg.ca_file, cfg.cert_sha256), cfg.timeout_s)
+        text = "; ".join(part.strip() for part in state.lines())
+        if state.ok is not False:
+            return passed(text)
+        if state.certificate is None:
+            return failed(text, f"check {key} and that this PC reaches it")
+        return failed(text, "ask the backend's operator whether that fingerprint is the "
+                            "server's, then add the line under server: in config.yaml")
+
+    return check
+
+
 def remote_log(ctx: Context) -> Found:
     from kiosk import remote_log as remote
     from kiosk.platform.machine import hostname
@@ -365,6 +388,8 @@ def keyboard_lock(ctx: Context) -> Found:
 CHECKS: list[tuple[str, Callable[[Context], Found | None]]] = [
     ("config", config_valid),
     ("client id", client_id),
+    ("TLS base_url", _tls("server.base_url")),
+    ("TLS files_base_url", _tls("server.files_base_url")),
     ("status_client", status_client),
     ("clientStatus", _unsent("it reports this PC as in use")),
     ("offline", _unsent("it would end a session")),
