@@ -159,6 +159,10 @@ def main(argv: list[str] | None = None) -> int:
     except config.ConfigError as exc:
         log.error("%s", exc)  # one line on stderr (the console log) and in the log file
         return 2
+    if args.role == "ui":
+        from kiosk.platform.memory import one_heap
+
+        log.debug("malloc: %s", one_heap())  # before the UI's threads allocate
     remote = start_remote(cfg, client_id)
     if args.role == "ui":
         from kiosk.app import run as run_ui

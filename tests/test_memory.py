@@ -141,3 +141,53 @@ def test_the_pages_of_a_library_folder_are_handed_back_for_real(tmp_path):
         after = memory.resident_mb()
     assert "the decoder's code paged out (1 mapping)" in said
     assert before is not None and after is not None and before - after > 24
+
+
+class Mallopt:
+    def __init__(self, ok: int = 1) -> None:
+        self.ok = ok
+        self.calls: list[tuple[int, int]] = []
+
+    def mallopt(self, parameter: int, value: int) -> int:
+        self.calls.append((parameter, value))
+        return self.ok
+
+
+def test_the_ui_asks_glibc_for_one_heap_and_says_when_it_cannot():
+    libc = Mallopt()
+    assert memory.one_heap("linux", libc) == "one heap"
+    assert libc.calls == [(memory.M_ARENA_MAX, 1)]
+    assert memory.one_heap("linux", Mallopt(ok=0)) == "mallopt(M_ARENA_MAX) refused"
+    assert memory.one_heap("linux", object()) == "no mallopt in this C library"
+    assert memory.one_heap("win32", libc) == "one heap already"
+    assert len(libc.calls) == 1
+
+
+ONE_HEAP_PROBE = """
+import ctypes, sys, threading
+from kiosk.platform import memory
+if sys.argv[1] == "one":
+    print(memory.one_heap(), file=sys.stderr)
+libc = ctypes.CDLL(None)
+libc.malloc.restype = ctypes.c_void_p
+where = []
+thread = threading.Thread(target=lambda: where.append(libc.malloc(4096)))
+thread.start()
+thread.join()
+heap = next(line.split()[0] for line in open("/proc/self/maps") if line.endswith("[heap]\\n"))
+start, end = (int(n, 16) for n in heap.split("-"))
+print(start <= where[0] < end)
+"""
+
+
+@linux
+@pytest.mark.parametrize(("heaps", "in_main_heap"), [("one", "True"), ("default", "False")])
+def test_with_one_heap_a_threads_blocks_come_from_the_main_heap_for_real(heaps, in_main_heap):
+    """The decoder's thread allocates from the heap malloc_trim trims, not an arena of its
+    own (the default shows the probe can tell them apart)."""
+    import subprocess
+
+    done = subprocess.run([sys.executable, "-c", ONE_HEAP_PROBE, heaps], capture_output=True,
+                          text=True, check=True, cwd=Path(__file__).resolve().parent.parent)
+    assert done.stdout.split() == [in_main_heap]
+    assert done.stderr.strip() == ("one heap" if heaps == "one" else "")
