@@ -162,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.role == "ui":
         from kiosk.platform.memory import one_heap
 
-        log.debug("malloc: %s", one_heap())  # before the UI's threads allocate
+        log.info("malloc: %s", one_heap())  # before the UI's threads allocate
     remote = start_remote(cfg, client_id)
     if args.role == "ui":
         from kiosk.app import run as run_ui
