@@ -11,6 +11,7 @@ frame.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import queue
 import sys
@@ -239,19 +240,20 @@ def decoder_code() -> list[Path]:
     """The folders of the decoder's libraries this process has loaded: OpenCV and numpy,
     each with the shared libraries its wheel brings (``<distribution>.libs``). None of
     them runs in C, so their code can go back to the OS there (kiosk/platform/memory.py)."""
+    loaded = [name for name in ("cv2", "numpy") if getattr(sys.modules.get(name), "__file__", None)]
+    return [folder for name in loaded for folder in _package_code(name)]
+
+
+@functools.cache
+def _package_code(name: str) -> tuple[Path, ...]:
+    """A loaded package's folder and its wheel's libraries' folders. Kept: reading every
+    installed package's metadata takes 30–80 ms, and C is entered again and again."""
     from importlib.metadata import packages_distributions
 
-    loaded = [name for name in ("cv2", "numpy") if getattr(sys.modules.get(name), "__file__", None)]
-    distributions = packages_distributions() if loaded else {}
-    folders: list[Path] = []
-    for name in loaded:
-        package = Path(sys.modules[name].__file__).resolve().parent  # type: ignore[arg-type]
-        folders.append(package)
-        for distribution in distributions.get(name, []):
-            libs = package.parent / f"{distribution.replace('-', '_')}.libs"
-            if libs.is_dir():
-                folders.append(libs)
-    return folders
+    package = Path(sys.modules[name].__file__).resolve().parent  # type: ignore[arg-type]
+    libs = (package.parent / f"{distribution.replace('-', '_')}.libs"
+            for distribution in packages_distributions().get(name, []))
+    return (package, *(folder for folder in libs if folder.is_dir()))
 
 
 BGRX_MASKS = (0xFF0000, 0x00FF00, 0x0000FF)  # 32-bit pixels stored B, G, R, X in memory
