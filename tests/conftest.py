@@ -16,6 +16,17 @@ import pytest
 import requests
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """``win32`` tests run only on a real Win32, ``linux`` tests only off it: one suite,
+    green under Linux and under the Windows CPython (``make test-windows``)."""
+    on_windows = sys.platform == "win32"
+    for item in items:
+        if not on_windows and item.get_closest_marker("win32"):
+            item.add_marker(pytest.mark.skip(reason="needs a real Win32 (make test-windows)"))
+        if on_windows and item.get_closest_marker("linux"):
+            item.add_marker(pytest.mark.skip(reason="assumes Linux"))
+
+
 @pytest.fixture(autouse=True)
 def _restore_logging() -> Iterator[None]:
     root = logging.getLogger()
