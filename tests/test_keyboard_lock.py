@@ -26,6 +26,7 @@ from kiosk.platform.keyboard import (
     VK_F4,
     VK_LWIN,
     VK_RWIN,
+    VK_SNAPSHOT,
     VK_SPACE,
     VK_TAB,
     CombinedLock,
@@ -49,6 +50,18 @@ def test_win_keys_are_swallowed_pressed_or_released_with_any_modifier():
         for flags in (0, LLKHF_UP, LLKHF_ALTDOWN, LLKHF_INJECTED, LLKHF_UP | LLKHF_ALTDOWN):
             for ctrl in (False, True):
                 assert swallow(vk, flags, ctrl), (hex(vk), flags, ctrl)
+
+
+@pytest.mark.parametrize("name,vk", [
+    ("Print Screen (Snipping Tool)", 0x2C), ("Browser Back", 0xA6), ("Browser Home", 0xAC),
+    ("Volume Mute", 0xAD), ("Volume Up", 0xAF), ("Play/Pause", 0xB3), ("Mail", 0xB4),
+    ("Media Select", 0xB5), ("Launch App1 (This PC)", 0xB6), ("Launch App2 (calculator)", 0xB7)])
+def test_keys_that_open_another_program_are_swallowed_with_any_modifier(name, vk):
+    """Each opens a program or a flyout over the page; a locked page has nothing to play,
+    so the volume and media keys go too (in C the hook is gone and they all work)."""
+    for flags in (0, LLKHF_UP, LLKHF_ALTDOWN, LLKHF_ALTDOWN | LLKHF_UP):
+        for ctrl in (False, True):
+            assert swallow(vk, flags, ctrl), (name, flags, ctrl)
 
 
 @pytest.mark.parametrize("name,vk", [("Alt+Tab", VK_TAB), ("Alt+Esc", VK_ESCAPE),
@@ -76,8 +89,8 @@ def test_every_other_key_passes_so_typing_and_esc_on_page_d_still_work():
                     wanted.add((vk, bool(flags & LLKHF_ALTDOWN), ctrl))
     alt_combos = {(vk, True, ctrl) for vk in (VK_TAB, VK_ESCAPE, VK_F4, VK_SPACE)
                   for ctrl in (False, True)}
-    win = {(vk, alt, ctrl) for vk in (VK_LWIN, VK_RWIN) for alt in (False, True)
-           for ctrl in (False, True)}
+    always = (VK_LWIN, VK_RWIN, VK_SNAPSHOT, *range(0xA6, 0xB8))  # Win, PrtSc, browser..app2
+    win = {(vk, alt, ctrl) for vk in always for alt in (False, True) for ctrl in (False, True)}
     ctrl_esc = {(VK_ESCAPE, alt, True) for alt in (False, True)}
     assert wanted == alt_combos | win | ctrl_esc
     assert not swallow(VK_ESCAPE, 0, ctrl_down=False)  # D: Esc goes back to C

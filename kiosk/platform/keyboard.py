@@ -1,8 +1,9 @@
 """Keeping system keys away from the desktop while the screen is locked.
 
 On Windows a low-level keyboard hook (``WH_KEYBOARD_LL`` through ctypes) swallows
-the keys that would show the desktop, switch tasks or close the window: the Win
-keys, Alt+Tab, Alt+Esc, Alt+F4, Alt+Space, Ctrl+Esc and Ctrl+Shift+Esc. Everywhere
+the keys that would show the desktop, switch tasks, close the window or open another
+program: the Win keys, Alt+Tab, Alt+Esc, Alt+F4, Alt+Space, Ctrl+Esc, Ctrl+Shift+Esc,
+Print Screen and a café keyboard's browser, volume, media and launch keys. Everywhere
 SDL's keyboard grab is held too (on X11 it keeps a window manager's shortcuts away).
 In C (the widget) both are released so the customer's games get every key.
 
@@ -55,6 +56,16 @@ WM_REHOOK = WM_APP + 1  # posted by a late callback to the hook thread: install 
 KEY_DOWN_BIT = 0x8000  # GetAsyncKeyState: the key is down now
 
 WIN_KEYS = frozenset({VK_LWIN, VK_RWIN})
+VK_SNAPSHOT = 0x2C  # Print Screen: Windows 11 opens the Snipping Tool over everything
+# VK_BROWSER_BACK .. VK_BROWSER_HOME, then VK_VOLUME_MUTE .. VK_MEDIA_PLAY_PAUSE, then
+# VK_LAUNCH_MAIL, VK_LAUNCH_MEDIA_SELECT, VK_LAUNCH_APP1, VK_LAUNCH_APP2 (winuser.h).
+BROWSER_KEYS = frozenset(range(0xA6, 0xAD))  # each opens or drives the default browser
+MEDIA_KEYS = frozenset(range(0xAD, 0xB4))  # volume and media: the flyout links to the player
+LAUNCH_KEYS = frozenset(range(0xB4, 0xB8))  # mail, media player, This PC, calculator
+# A locked page plays no sound and has nothing to control, so the volume and media keys
+# are swallowed with the others: their flyout names the last player and opens it on a
+# click. In C the hook is gone and they work for the customer's game as ever.
+ALWAYS_KEYS = WIN_KEYS | {VK_SNAPSHOT} | BROWSER_KEYS | MEDIA_KEYS | LAUNCH_KEYS
 ALT_KEYS = frozenset({VK_TAB, VK_ESCAPE, VK_F4, VK_SPACE})  # task switch, close, window menu
 LATE_MS = 150  # a callback this late may already have been dropped by Windows
 START_TIMEOUT_S = 2.0
@@ -63,12 +74,13 @@ START_TIMEOUT_S = 2.0
 def swallow(vk: int, flags: int, ctrl_down: bool) -> bool:
     """Whether the locked kiosk eats this key event (press or release alike).
 
-    Win keys open the Start menu (and Win+D, Win+Tab... start with them); with Alt
-    held, Tab/Esc switch tasks, F4 closes the window, Space opens its menu; with
+    Win keys open the Start menu (and Win+D, Win+Tab... start with them); Print Screen,
+    the browser, volume, media and launch keys open another program or its flyout; with
+    Alt held, Tab/Esc switch tasks, F4 closes the window, Space opens its menu; with
     Ctrl held, Esc opens the Start menu and Ctrl+Shift+Esc Task Manager. Everything
     else passes, so typing and Esc alone (D's "back") still work on locked pages.
     """
-    if vk in WIN_KEYS:
+    if vk in ALWAYS_KEYS:
         return True
     if flags & LLKHF_ALTDOWN and vk in ALT_KEYS:
         return True
