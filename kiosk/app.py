@@ -44,6 +44,7 @@ from kiosk.platform import MaintenanceWatch, Outcome
 
 if TYPE_CHECKING:
     from kiosk.cover import Cover
+    from kiosk.platform.lockdown import Lockdown
     from kiosk.remote_log import RemoteLog
 
 log = logging.getLogger(__name__)
@@ -109,7 +110,8 @@ class App:
                                   monitor=self.config.display_monitor, cover=self.cover,
                                   place=WidgetPlace.from_token(self.widget_token),
                                   on_place=lambda place: self.link.widget(place.token()),
-                                  on_first_frame=self.trace.locked)
+                                  on_first_frame=self.trace.locked,
+                                  keyboard=self._lockdown)
         self.cover = None
         pygame.font.init()
         self._admin_exit()
@@ -136,6 +138,13 @@ class App:
             self.window.close()
             pygame.quit()
         return 0
+
+    def _lockdown(self, window: pygame.Window, handles: Callable[[], list[int]]) -> Lockdown:
+        """The lock of locked pages; the accessibility flags before are kept in log.dir, where
+        the guardian and the next UI find them should this UI end without giving them back."""
+        from kiosk.platform.lockdown import lockdown
+
+        return lockdown(window, handles, self.config.log_dir)
 
     def _route(self, now: float) -> None:
         """Start the flow: routing as usual, or locked after the reboot we were started for."""
@@ -249,6 +258,7 @@ class App:
             self._guarded(self._release_full_screen)
 
     def _guard(self, now: float) -> None:
+        self.window.typing(self.admin.open)  # the prompt's password comes as text input
         if self.window.guard(now):  # the monitors changed under the page
             self.scene.dirty = True
         # SDL stops telling of the pointer once it is off the widget: ask the OS each turn.

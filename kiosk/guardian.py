@@ -282,6 +282,7 @@ class Guardian:
                      on_turn=beating.turn)
         if seen.hung:
             self._kill_hung(ui_pid, seen)
+        self._give_back_leftovers()
         return self.decide(seen)
 
     def run(self) -> int:
@@ -318,7 +319,15 @@ class Guardian:
             child.kill()  # it closed its pipe but lives on: it can no longer be watched
             code = child.wait()
         log.info("UI pid %d ended with code %s on page %s", child.pid, code, seen.page)
+        self._give_back_leftovers()
         return seen
+
+    def _give_back_leftovers(self) -> None:
+        """A UI killed, hung or stopped on a locked page could not give the accessibility
+        hotkeys back (Windows): they are given back before anything else starts."""
+        from kiosk.platform.accessibility import recover_left_behind
+
+        recover_left_behind(self.config.log_dir)
 
     def _kill_hung(self, pid: int, seen: Watch) -> None:
         log.error("UI pid %d gave no life sign for %gs on page %s: killing it, as if closed",

@@ -18,7 +18,7 @@ from kiosk.widget import Drag, WidgetPlace
 
 if TYPE_CHECKING:
     from kiosk.platform.desktop import Desktop, Monitor
-    from kiosk.platform.keyboard import CombinedLock
+    from kiosk.platform.lockdown import Lockdown
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +33,8 @@ class KioskWindow:
 
     def __init__(self, *, fullscreen: bool, window_size: tuple[int, int], corner: str,
                  monitor: str = PRIMARY,
-                 keyboard: Callable[[pygame.Window], CombinedLock] | None = None,
+                 keyboard: Callable[[pygame.Window, Callable[[], list[int]]], Lockdown]
+                 | None = None,
                  cover: Cover | None = None, desktop: Desktop | None = None,
                  place: WidgetPlace | None = None,
                  on_place: Callable[[WidgetPlace], None] = lambda place: None,
@@ -41,7 +42,8 @@ class KioskWindow:
                  on_first_frame: Callable[[float], None] = lambda shown_at: None) -> None:
         """``cover``: the black windows ``cover_screen`` made at the UI's start, if it did;
         ``place``: where the widget was in this session before the UI started again;
-        ``on_place`` hears of every place the customer gives it."""
+        ``on_place`` hears of every place the customer gives it; ``keyboard`` makes the
+        lock of locked pages from the page's window and a way to list every window."""
         self.fullscreen = fullscreen
         self.window_size = window_size
         self.corner = corner
@@ -67,8 +69,8 @@ class KioskWindow:
         self.next_guard = 0.0
         self.stolen = False
         if keyboard is None:  # ctypes and the hook load after the black frame
-            from kiosk.platform.keyboard import keyboard_lock as keyboard
-        self.keyboard = keyboard(self.window)
+            from kiosk.platform.lockdown import lockdown as keyboard
+        self.keyboard = keyboard(self.window, self.handles)
         self.lock()
 
     @property
@@ -130,6 +132,14 @@ class KioskWindow:
     def _paint(self, cover: pygame.Window) -> None:
         cover.get_surface().fill((0, 0, 0))
         cover.flip()
+
+    def handles(self) -> list[int]:
+        """The OS's handles of the page's window and of every cover now."""
+        return [self.window.handle, *(cover.handle for cover in self.covers)]
+
+    def typing(self, on: bool) -> None:
+        """The admin prompt takes typed text (``on``) or no longer does."""
+        self.keyboard.typing(on)
 
     def is_cover(self, window: pygame.Window | None) -> bool:
         """Whether an event came from a window over another monitor."""
@@ -199,8 +209,12 @@ class KioskWindow:
         return True
 
     def focus_gained(self) -> None:
-        """SDL says the window has the focus: whatever took it before, that theft is over."""
+        """SDL says the window has the focus: whatever took it before, that theft is over.
+        On a locked page the lock is renewed at once: SDL gave the window its IME back if
+        text input is on (the admin prompt)."""
         self.stolen = False
+        if self.mode == "locked":
+            self.keyboard.engage()
 
     def focus_lost(self) -> None:
         """SDL says a locked page lost the focus: taken back, unless it is back already.

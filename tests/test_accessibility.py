@@ -168,6 +168,15 @@ def test_the_guardian_gives_them_back_once_a_killed_ui_ended(tmp_path):
     assert not recover(system, path)  # nothing left: nothing done
 
 
+def test_on_windows_the_guardian_gives_back_what_the_file_holds(tmp_path, monkeypatch):
+    system = FakeParameters()
+    AccessibilityHotkeys(tmp_path / STATE_FILE, system).engage()  # then killed
+    monkeypatch.setattr(acc, "Win32Parameters", lambda: system)
+    recover_left_behind(tmp_path, platform="win32")
+    assert system.flags == {f.name: WINDOWS_DEFAULT for f in FEATURES}
+    assert not (tmp_path / STATE_FILE).exists()
+
+
 def test_elsewhere_the_guardian_leaves_the_file_alone(tmp_path):
     (tmp_path / STATE_FILE).write_text("{}", encoding="utf-8")
     recover_left_behind(tmp_path, platform="linux")

@@ -167,6 +167,23 @@ def test_guardian_reboots_at_once_when_a_real_ui_process_dies_in_c(cfg, tmp_path
     assert lines == ["", "--rebooting rule3:ui_closed_in_C"]
 
 
+def test_each_ui_that_ends_has_its_left_accessibility_hotkeys_given_back(cfg, tmp_path,
+                                                                         monkeypatch):
+    """A UI killed on a locked page could not give the hotkeys back: the guardian does,
+    before it starts the next (kiosk/platform/accessibility.py)."""
+    from kiosk.platform import accessibility
+
+    script = tmp_path / "fake_ui.py"
+    script.write_text(FAKE_UI, encoding="utf-8")
+    folders: list[object] = []
+    monkeypatch.setattr(accessibility, "recover_left_behind", folders.append)
+    guardian = Guardian(cfg, "http://127.0.0.1:9", FakeRebooter())
+    monkeypatch.setattr(guardian, "ui_argv", lambda: [sys.executable, str(script),
+                                                      str(tmp_path / "runs.txt")])
+    assert guardian.run() == 0
+    assert folders == [cfg.log_dir, cfg.log_dir]  # the killed UI, then the one that quit
+
+
 # --- hangs: no life sign for guardian.hang_s counts as closed -------------------------
 
 

@@ -12,6 +12,7 @@ import time
 import pytest
 
 from kiosk.platform.ime import IACE_DEFAULT, ImeBlock, Imm32, text_input_wanted
+from tests.real_display import real_video  # noqa: F401 - the fixture
 
 
 @pytest.mark.parametrize("locked,typing,wanted", [
@@ -148,14 +149,13 @@ def sdl_text_input_active() -> bool:
 
 
 @pytest.mark.win32
+@pytest.mark.usefixtures("real_video")
 def test_under_wine_the_page_and_its_cover_have_no_input_context_while_locked():
     """Real SDL windows and imm32: ImmGetContext answers NULL for both while locked, SDL's
     text input stays stopped across focus changes, the admin prompt's text input leaves
     the IME detached, and C gives the page its context back."""
-    os.environ.pop("SDL_VIDEODRIVER", None)
     import pygame
 
-    pygame.display.init()
     page = pygame.Window("page", (320, 200), position=(0, 0))
     cover = pygame.Window("cover", (320, 200), position=(400, 0))
     pygame.event.pump()
@@ -181,5 +181,4 @@ def test_under_wine_the_page_and_its_cover_have_no_input_context_while_locked():
     finally:
         cover.destroy()
         page.destroy()
-        pygame.display.quit()
 

@@ -5,7 +5,6 @@ shell32 calls under the Windows CPython."""
 from __future__ import annotations
 
 import ctypes
-import os
 
 import pytest
 
@@ -20,6 +19,7 @@ from kiosk.platform.touch import (
     guid,
     to_set,
 )
+from tests.real_display import real_video  # noqa: F401 - the fixture
 
 PAGE, COVER = 0x20_0001, 0x20_0002
 
@@ -94,16 +94,15 @@ def test_the_property_key_and_variant_have_the_windows_layout():
 
 
 @pytest.mark.win32
+@pytest.mark.usefixtures("real_video")
 def test_under_wine_the_real_property_store_takes_the_value():
     """Real shell32: SHGetPropertyStoreForWindow, SetValue and Commit succeed on an SDL
     window (vtable calls, PROPVARIANT and PROPERTYKEY layouts). Wine 8's store keeps
     nothing (GetValue answers E_NOTIMPL), so reading it back is checked only where the
     store implements it, as Windows does (Microsoft's property page: VARIANT_TRUE set,
     default VARIANT_FALSE)."""
-    os.environ.pop("SDL_VIDEODRIVER", None)
     import pygame
 
-    pygame.display.init()
     page = pygame.Window("page", (320, 200))
     pygame.event.pump()
     properties = WindowProperties()
@@ -120,4 +119,3 @@ def test_under_wine_the_real_property_store_takes_the_value():
     finally:
         properties.close()
         page.destroy()
-        pygame.display.quit()

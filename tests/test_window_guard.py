@@ -25,7 +25,8 @@ def kiosk_window() -> KioskWindow:
     pygame.display.init()
     keyboard = FakeKeyboard()
     locked = KioskWindow(fullscreen=False, window_size=(640, 360), corner="top-right",
-                         keyboard=lambda window: keyboard, cover=Cover(FakeWindow(), [], 0.0),
+                         keyboard=lambda window, handles: keyboard,
+                         cover=Cover(FakeWindow(), [], 0.0),
                          desktop=FakeDesktop(Monitor("screen", (0, 0, 1280, 720),
                                                      (0, 0, 1280, 720), True)))
     locked.guard(0.0)  # locked and focused: from here on, losing the focus is a theft

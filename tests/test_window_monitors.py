@@ -37,7 +37,7 @@ class Kiosk:
         self.main = FakeWindow()
         self.window = KioskWindow(
             fullscreen=True, window_size=(1280, 720), corner="top-right", monitor=monitor,
-            keyboard=lambda window: FakeKeyboard(), cover=Cover(self.main, boot, 0.0),
+            keyboard=lambda window, handles: FakeKeyboard(), cover=Cover(self.main, boot, 0.0),
             desktop=desktop, place=place, on_place=self.places.append,
             make_cover=self._make)
 

@@ -88,9 +88,9 @@ class WindowProperties:
     """A window's shell property store (shell32 and ole32, Windows only)."""
 
     def __init__(self, shell32: Any = None, ole32: Any = None) -> None:
-        windll = getattr(ctypes, "WinDLL", None)
-        shell32 = shell32 if shell32 is not None else windll("shell32")  # type: ignore[misc]
-        ole32 = ole32 if ole32 is not None else windll("ole32")  # type: ignore[misc]
+        if shell32 is None or ole32 is None:
+            windll = ctypes.WinDLL  # type: ignore[attr-defined]
+            shell32, ole32 = windll("shell32"), windll("ole32")
         shell32.SHGetPropertyStoreForWindow.argtypes = [
             ctypes.c_void_p, ctypes.POINTER(GUID), ctypes.POINTER(ctypes.c_void_p)]
         shell32.SHGetPropertyStoreForWindow.restype = HRESULT
