@@ -156,3 +156,64 @@ def test_under_wine_every_part_engages_on_real_windows_and_c_gives_all_back(tmp_
         lock.close()
         cover.destroy()
         page.destroy()
+
+
+def send_keys(*vks: int) -> None:
+    """Press and release each virtual key with SendInput, as a keyboard would (with its
+    scan code: SDL drops a key event whose scan code is 0)."""
+    import ctypes
+
+    class KEYBDINPUT(ctypes.Structure):
+        _fields_ = [("wVk", ctypes.c_uint16), ("wScan", ctypes.c_uint16),
+                    ("dwFlags", ctypes.c_uint32), ("time", ctypes.c_uint32),
+                    ("dwExtraInfo", ctypes.c_size_t)]
+
+    class INPUT(ctypes.Structure):  # type INPUT_KEYBOARD; the union padded to MOUSEINPUT's size
+        _fields_ = [("type", ctypes.c_uint32), ("ki", KEYBDINPUT),
+                    ("_pad", ctypes.c_ubyte * 8)]
+
+    user32 = ctypes.WinDLL("user32", use_last_error=True)  # type: ignore[attr-defined]
+    user32.SendInput.argtypes = [ctypes.c_uint, ctypes.POINTER(INPUT), ctypes.c_int]
+    for vk in vks:
+        for flags in (0, 0x2):  # KEYEVENTF_KEYUP
+            event = INPUT(type=1, ki=KEYBDINPUT(vk, user32.MapVirtualKeyW(vk, 0), flags, 0, 0))
+            assert user32.SendInput(1, ctypes.byref(event), ctypes.sizeof(INPUT)) == 1
+
+
+def keys_heard(seconds: float = 0.3) -> list[tuple[str, str]]:
+    import time
+
+    time.sleep(seconds)
+    return [(pygame.event.event_name(e.type), e.unicode if e.type == pygame.KEYDOWN else e.text)
+            for e in pygame.event.get() if e.type in (pygame.KEYDOWN, pygame.TEXTINPUT)]
+
+
+@pytest.mark.win32
+@pytest.mark.usefixtures("real_video")
+def test_under_wine_injected_escape_keys_never_reach_the_page_and_the_prompt_still_types(
+        tmp_path):
+    """SendInput through the real hook: Print Screen, a browser, a volume, a media, the
+    mail and a launch key are swallowed (pressed and released), a letter passes; with the
+    admin prompt open the letter arrives as text although the IME stays detached."""
+    import time
+
+    page = pygame.Window("page", (320, 200))
+    page.focus()
+    time.sleep(0.2)
+    pygame.event.get()
+    lock = lockdown(page, lambda: [page.handle], tmp_path, platform="win32")
+    try:
+        lock.engage()
+        hook = next(part for part in lock.parts if type(part).__name__ == "WindowsKeyHook")
+        send_keys(0x2C, 0xA6, 0xAD, 0xB3, 0xB4, 0xB7, 0x41)  # PrtSc … App2, then A
+        assert keys_heard() == [("KeyDown", "a")]  # text input is off on a locked page
+        assert hook.swallowed == 12
+        lock.typing(True)  # the admin prompt opened
+        send_keys(0x42)
+        assert keys_heard() == [("KeyDown", "b"), ("TextInput", "b")]
+        from kiosk.platform.ime import Imm32
+
+        assert not Imm32().attached(page.handle)
+    finally:
+        lock.close()
+        page.destroy()
