@@ -16,7 +16,7 @@ import pygame  # noqa: E402
 from kiosk.cover import Cover  # noqa: E402
 from kiosk.platform.desktop import Monitor  # noqa: E402
 from kiosk.platform.keyboard import SdlKeyboardGrab  # noqa: E402
-from kiosk.platform.lockdown import lockdown  # noqa: E402
+from kiosk.platform.lockdown import Lockdown, lockdown  # noqa: E402
 from kiosk.window import KioskWindow  # noqa: E402
 from tests.real_display import real_video  # noqa: E402, F401 - the fixture
 from tests.test_keyboard_lock import FakeWindow as GrabWindow  # noqa: E402
@@ -45,6 +45,22 @@ def test_on_windows_a_part_that_cannot_load_holds_nothing_and_says_so(caplog, tm
                  "edge swipes unavailable"):
         assert name in status and name in caplog.text
     lock.typing(True)  # no IME part: nothing to tell, nothing raised
+
+
+def test_a_part_that_fails_keeps_no_other_from_giving_back_what_it_holds(caplog):
+    class Broken:
+        def release(self) -> None:
+            raise RuntimeError("pygame.error: video system not initialized")
+
+    class Holding:
+        released = False
+
+        def release(self) -> None:
+            self.released = True
+
+    holding = Holding()
+    Lockdown([Broken(), holding]).release()  # type: ignore[list-item]
+    assert holding.released and "release of Broken failed" in caplog.text
 
 
 class RecordingLock:
