@@ -33,6 +33,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from kiosk.platform.keyboard import _Reporter
+
 log = logging.getLogger(__name__)
 
 FEATURE_ON = 0x1  # SKF_STICKYKEYSON, FKF_FILTERKEYSON, TKF_..., MKF_..., HCF_HIGHCONTRASTON
@@ -208,8 +210,7 @@ class AccessibilityHotkeys:
         self.system = system if system is not None else Win32Parameters()
         self.before: dict[str, int] | None = None
         self.turned_off: list[str] = []
-        self._problem: str | None = None
-        self._logged: set[str] = set()
+        self._report = _Reporter("ACCESSIBILITY HOTKEYS NOT ALL OFF: %s", log)
         recover(self.system, path)
 
     def engage(self) -> None:
@@ -225,7 +226,7 @@ class AccessibilityHotkeys:
         try:
             save(self.path, before)
         except OSError as exc:  # nothing changed: nothing could be given back after a crash
-            self._fail(f"cannot save the hotkeys before changing them ({exc})")
+            self._report.fail(f"cannot save the hotkeys before changing them ({exc})")
             return
         self.before, self.turned_off = before, []
         for name, (feature, value) in values.items():
@@ -238,10 +239,7 @@ class AccessibilityHotkeys:
                 self.turned_off.append(name)
             except OSError as exc:
                 problems.append(f"{name}: {exc}")
-        if problems:
-            self._fail("; ".join(problems))
-        else:
-            self._problem = None
+        self._report.settle(problems)
 
     def release(self) -> None:
         before, self.before = self.before, None
@@ -249,7 +247,7 @@ class AccessibilityHotkeys:
             return
         problems = give_back(self.system, before)
         if problems:
-            self._fail("could not give back " + "; ".join(problems))
+            self._report.fail("could not give back " + "; ".join(problems))
         self.turned_off = []
         self.path.unlink(missing_ok=True)
 
@@ -257,7 +255,8 @@ class AccessibilityHotkeys:
         self.release()
 
     def problem(self) -> str | None:
-        return self._problem
+        problem = self._report.problem
+        return f"accessibility hotkeys: {problem}" if problem else None
 
     def status(self) -> str:
         if self.before is None:
@@ -265,12 +264,6 @@ class AccessibilityHotkeys:
         if not self.turned_off:
             return "accessibility hotkeys: none to turn off"
         return f"accessibility hotkeys off ({len(self.turned_off)})"
-
-    def _fail(self, problem: str) -> None:
-        self._problem = f"accessibility hotkeys: {problem}"
-        if problem not in self._logged:
-            self._logged.add(problem)
-            log.error("ACCESSIBILITY HOTKEYS NOT ALL OFF: %s", problem)
 
 
 def recover_left_behind(folder: Path, platform: str = sys.platform) -> None:

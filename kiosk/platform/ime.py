@@ -25,6 +25,8 @@ import logging
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from kiosk.platform.keyboard import _Reporter
+
 log = logging.getLogger(__name__)
 
 IACE_DEFAULT = 0x0010  # imm.h: give the window its default input context back
@@ -90,7 +92,8 @@ class ImeBlock:
         self.locked = False
         self.typing_on = False
         self.detached: set[int] = set()
-        self._problem: str | None = None
+        self._report = _Reporter("IME NOT DETACHED: %s; an input method may open over the page",
+                                 log)
         self._text: bool | None = None  # what SDL was last told; None: its default
 
     def engage(self) -> None:
@@ -101,7 +104,8 @@ class ImeBlock:
         handles = set(self.handles())
         failed = [h for h in handles if not self.imm.detach(h)]
         self.detached = handles - set(failed)
-        self._report(f"ImmAssociateContextEx failed for window(s) {failed}" if failed else None)
+        self._report.settle([f"ImmAssociateContextEx failed for window(s) {failed}"]
+                            if failed else [])
 
     def release(self) -> None:
         """In C: the page's window (the widget now) gets its default input context back."""
@@ -131,13 +135,8 @@ class ImeBlock:
             self.text_input.set(wanted)
             self._text = wanted
 
-    def _report(self, problem: str | None) -> None:
-        if problem and problem != self._problem:
-            log.error("IME NOT DETACHED: %s; an input method may open over the page", problem)
-        self._problem = problem
-
     def problem(self) -> str | None:
-        return self._problem
+        return self._report.problem
 
     def status(self) -> str:
         if not self.locked:

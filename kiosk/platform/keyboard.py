@@ -98,20 +98,31 @@ class KeyboardLock(Protocol):
 
 
 class _Reporter:
-    """Logs each distinct failure once, loudly, and remembers the latest one."""
+    """Logs each distinct failure once, loudly, and remembers the latest one. ``alarm``
+    says what is open because of it (the lock-down's other parts have their own)."""
 
-    def __init__(self) -> None:
+    def __init__(self, alarm: str = "KEYBOARD LOCK NOT HELD: %s; system keys reach the desktop",
+                 logger: logging.Logger = log) -> None:
         self.problem: str | None = None
+        self.alarm = alarm
+        self.log = logger
         self._logged: set[str] = set()
 
     def fail(self, problem: str) -> None:
         self.problem = problem
         if problem not in self._logged:
             self._logged.add(problem)
-            log.error("KEYBOARD LOCK NOT HELD: %s; system keys reach the desktop", problem)
+            self.log.error(self.alarm, problem)
 
     def ok(self) -> None:
         self.problem = None
+
+    def settle(self, problems: Sequence[str]) -> None:
+        """A step's problems, if any (failed), or none (ok)."""
+        if problems:
+            self.fail("; ".join(problems))
+        else:
+            self.ok()
 
 
 class SdlKeyboardGrab:

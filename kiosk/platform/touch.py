@@ -21,6 +21,8 @@ import logging
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from kiosk.platform.keyboard import _Reporter
+
 log = logging.getLogger(__name__)
 
 VT_BOOL = 11
@@ -154,7 +156,7 @@ class EdgeSwipes:
         self.properties = properties if properties is not None else WindowProperties()
         self.engaged = False
         self.done: set[int] = set()
-        self._problem: str | None = None
+        self._report = _Reporter("EDGE SWIPES NOT OFF: %s", log)
 
     def engage(self) -> None:
         self.engaged = True
@@ -168,7 +170,7 @@ class EdgeSwipes:
                 self.done.add(handle)
             except OSError as exc:
                 problems.append(str(exc))
-        self._report("; ".join(problems) or None)
+        self._report.settle(problems)
 
     def release(self) -> None:
         if not self.engaged:
@@ -187,13 +189,8 @@ class EdgeSwipes:
         self.release()
         self.properties.close()
 
-    def _report(self, problem: str | None) -> None:
-        if problem and problem != self._problem:
-            log.error("EDGE SWIPES NOT OFF: %s", problem)
-        self._problem = problem
-
     def problem(self) -> str | None:
-        return self._problem
+        return self._report.problem
 
     def status(self) -> str:
         return "edge swipes off" if self.engaged else "edge swipes as Windows has them"
