@@ -43,7 +43,8 @@ class KioskWindow:
         """``cover``: the black windows ``cover_screen`` made at the UI's start, if it did;
         ``place``: where the widget was in this session before the UI started again;
         ``on_place`` hears of every place the customer gives it; ``keyboard`` makes the
-        lock of locked pages from the page's window and a way to list every window."""
+        lock of locked pages from the page's window and a way to list every window (the
+        app's whole lock-down; without it, the keys alone)."""
         self.fullscreen = fullscreen
         self.window_size = window_size
         self.corner = corner
@@ -69,7 +70,7 @@ class KioskWindow:
         self.next_guard = 0.0
         self.stolen = False
         if keyboard is None:  # ctypes and the hook load after the black frame
-            from kiosk.platform.lockdown import lockdown as keyboard
+            from kiosk.platform.lockdown import keys_only as keyboard
         self.keyboard = keyboard(self.window, self.handles)
         self.lock()
 

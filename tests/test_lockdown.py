@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import os
+from pathlib import Path
 
 import pytest
 
@@ -16,7 +17,7 @@ import pygame  # noqa: E402
 from kiosk.cover import Cover  # noqa: E402
 from kiosk.platform.desktop import Monitor  # noqa: E402
 from kiosk.platform.keyboard import SdlKeyboardGrab  # noqa: E402
-from kiosk.platform.lockdown import Lockdown, lockdown  # noqa: E402
+from kiosk.platform.lockdown import Lockdown, keys_only, lockdown  # noqa: E402
 from kiosk.window import KioskWindow  # noqa: E402
 from tests.real_display import real_video  # noqa: E402, F401 - the fixture
 from tests.test_keyboard_lock import FakeWindow as GrabWindow  # noqa: E402
@@ -25,7 +26,7 @@ from tests.window_fakes import FakeDesktop, FakeWindow  # noqa: E402
 
 def test_elsewhere_only_the_keyboard_is_locked_and_the_rest_is_said_once(caplog):
     with caplog.at_level(logging.INFO, logger="kiosk.platform.lockdown"):
-        lock = lockdown(GrabWindow(), lambda: [], platform="linux")
+        lock = lockdown(GrabWindow(), lambda: [], Path("unused"), platform="linux")
     assert [type(part) for part in lock.parts] == [SdlKeyboardGrab]
     assert "accessibility hotkeys, IME, touch edge swipes: not on this platform" in caplog.text
     lock.engage()
@@ -61,6 +62,15 @@ def test_a_part_that_fails_keeps_no_other_from_giving_back_what_it_holds(caplog)
     holding = Holding()
     Lockdown([Broken(), holding]).release()  # type: ignore[list-item]
     assert holding.released and "release of Broken failed" in caplog.text
+
+
+def test_a_window_made_without_the_apps_lock_locks_the_keys_only():
+    """Tests and tools: the machine's accessibility settings are never touched."""
+    lock = keys_only(GrabWindow(), lambda: [])
+    kinds = {type(part).__name__ for part in lock.parts}
+    assert "SdlKeyboardGrab" in kinds and kinds <= {"SdlKeyboardGrab", "WindowsKeyHook"}
+    lock.typing(True)  # nothing to tell
+    lock.close()
 
 
 class RecordingLock:

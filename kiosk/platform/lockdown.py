@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import sys
-import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -78,11 +77,17 @@ def _part(name: str, make: Callable[[], Any]) -> Any:
         return _Unavailable(name, exc)
 
 
-def lockdown(window: Any, handles: Callable[[], Sequence[int]], state_dir: Path | None = None,
+def keys_only(window: Any, handles: Callable[[], Sequence[int]]) -> Lockdown:
+    """The keyboard lock alone: for a kiosk window made without the app's lock (tests, tools),
+    which must never change the machine's settings."""
+    return Lockdown(keyboard_lock(window).parts)
+
+
+def lockdown(window: Any, handles: Callable[[], Sequence[int]], state_dir: Path,
              platform: str = sys.platform) -> Lockdown:
     """The lock for this OS. ``handles``: the page's window and the covers' now;
-    ``state_dir``: where the accessibility flags before are kept while changed (the log
-    folder; the system's temporary folder if not given)."""
+    ``state_dir``: where the accessibility flags before are kept while changed (log.dir,
+    where the guardian and the next UI look)."""
     keyboard = keyboard_lock(window, platform)
     if platform != "win32":
         log.info("%s: not on this platform", WINDOWS_PARTS)
@@ -91,8 +96,8 @@ def lockdown(window: Any, handles: Callable[[], Sequence[int]], state_dir: Path 
     from kiosk.platform.ime import ImeBlock
     from kiosk.platform.touch import EdgeSwipes
 
-    folder = state_dir if state_dir is not None else Path(tempfile.gettempdir())
-    hotkeys = _part("accessibility hotkeys", lambda: AccessibilityHotkeys(folder / STATE_FILE))
+    hotkeys = _part("accessibility hotkeys",
+                    lambda: AccessibilityHotkeys(state_dir / STATE_FILE))
     ime = _part("IME block", lambda: ImeBlock(handles))
     swipes = _part("edge swipes", lambda: EdgeSwipes(handles))
     return Lockdown([*keyboard.parts, hotkeys, ime, swipes],
