@@ -153,9 +153,27 @@ def test_the_admin_prompt_tells_the_lock_when_it_takes_typed_text(tmp_path):
 # --------------------------------------------------------------------------- real Win32
 
 
+@pytest.fixture
+def settings_untouched(monkeypatch) -> list[tuple[str, int]]:
+    """SystemParametersInfoW reads for real, its writes recorded instead: a test never
+    changes the accessibility settings of the machine it runs on (Wine refuses them
+    anyway, error 1439)."""
+    from kiosk.platform import accessibility
+
+    writes: list[tuple[str, int]] = []
+
+    class ReadOnly(accessibility.Win32Parameters):
+        def write(self, feature, value) -> None:
+            writes.append((feature.name, value.dwFlags))
+
+    monkeypatch.setattr(accessibility, "Win32Parameters", ReadOnly)
+    return writes
+
+
 @pytest.mark.win32
 @pytest.mark.usefixtures("real_video")
-def test_under_wine_every_part_engages_on_real_windows_and_c_gives_all_back(tmp_path):
+def test_under_wine_every_part_engages_on_real_windows_and_c_gives_all_back(
+        tmp_path, settings_untouched):
     """The real lock on a real SDL page and cover: the hook, SDL's grab, the accessibility
     hotkeys (Wine reports none on, so none are written), the IME detached from both
     windows, the edge-swipe property set; in C all given back and no state file left."""
@@ -217,7 +235,7 @@ def keys_heard(seconds: float = 0.3) -> list[tuple[str, str]]:
 @pytest.mark.win32
 @pytest.mark.usefixtures("real_video")
 def test_under_wine_injected_escape_keys_never_reach_the_page_and_the_prompt_still_types(
-        tmp_path):
+        tmp_path, settings_untouched):
     """SendInput through the real hook: Print Screen, a browser, a volume, a media, the
     mail and a launch key are swallowed (pressed and released), a letter passes; with the
     admin prompt open the letter arrives as text although the IME stays detached."""
