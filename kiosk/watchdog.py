@@ -30,7 +30,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Protocol
 
-from kiosk import flow
+from kiosk import contract, flow
 from kiosk.config import Config
 from kiosk.platform.reboot import Outcome, Rebooter
 
@@ -38,7 +38,6 @@ log = logging.getLogger(__name__)
 
 REASON = "rule3:killed_all"  # the trace / remote log reason of the watchdog's reboot
 SESSION_PAGES = frozenset(page.value for page in flow.SESSION_PAGES)
-IN_SESSION = 2  # status_client onlineStatus: a session runs on this PC
 ADMIN_EXIT_S = 15.0  # an admin exit counts for kiosk processes gone this soon after it
 TRACE_TAIL = 16 * 1024  # the last page is in the trace's last lines
 CONFIG_ERROR = 2  # the kiosk's exit code for a config error: restarting cannot fix it
@@ -87,7 +86,7 @@ def decide(facts: Facts) -> Decision:
     if facts.page == flow.Page.REBOOTING:
         return Decision(Action.START, "killed while the PC reboots", flow.Page.REBOOTING.value)
     by_page = facts.page in SESSION_PAGES
-    if not by_page and facts.backend != IN_SESSION:
+    if not by_page and facts.backend != contract.IN_SESSION:
         where = "unknown" if facts.page is None else facts.page
         known = "unknown" if facts.backend is None else facts.backend
         return Decision(Action.START, f"killed outside a session (page {where}, backend "
