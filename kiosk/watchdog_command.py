@@ -70,12 +70,12 @@ def status_reader(cfg: Config) -> Callable[[], int | None]:
 
 def processes_for(cfg: Config) -> Any:
     """The platform's hold on the kiosk's processes."""
+    from kiosk.platform.watch import LinuxProcesses, Rules
+
     if sys.platform == "win32":
         from kiosk.platform.watch_windows import WindowsProcesses
 
-        return WindowsProcesses(cfg.path)
-    from kiosk.platform.watch import LinuxProcesses, Rules
-
+        return WindowsProcesses(Rules.here(cfg.path))
     return LinuxProcesses(Rules.here(cfg.path))
 
 

@@ -324,9 +324,9 @@ def test_a_kiosk_stopping_on_a_config_error_is_started_again_only_after_a_pause(
 # --------------------------------------------------------------------------- which process
 
 
-RULES = Rules(Path("/usr/bin/python3.11"), Path("/opt/kiosk/main.py"),
+RULES = Rules((Path("/usr/bin/python3.11"),), Path("/opt/kiosk/main.py"),
               Path("/opt/kiosk/config.yaml"))
-FROZEN = Rules(Path("/opt/kiosk/kiosk"), None, Path("/opt/kiosk/config.yaml"))
+FROZEN = Rules((Path("/opt/kiosk/kiosk"),), None, Path("/opt/kiosk/config.yaml"))
 PY = Path("/usr/bin/python3.11")
 CWD = Path("/opt/kiosk")
 
@@ -392,7 +392,7 @@ def test_wait_gone_returns_once_every_watched_process_ended_even_killed_together
     main_py = tmp_path / "main.py"
     main_py.write_text("import time; time.sleep(60)\n")
     cfg = tmp_path / "config.yaml"
-    rules = Rules(Path(sys.executable).resolve(), main_py.resolve(), cfg.resolve())
+    rules = Rules((Path(sys.executable).resolve(),), main_py.resolve(), cfg.resolve())
     kiosk = [subprocess.Popen([sys.executable, str(main_py), "--config", str(cfg)])
              for _ in range(2)]
     decoy = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", "main.py",
@@ -426,7 +426,7 @@ def test_wait_gone_uses_no_cpu_while_the_kiosk_runs(tmp_path: Path) -> None:
     cfg = tmp_path / "config.yaml"
     proc = subprocess.Popen([sys.executable, str(main_py), "--config", str(cfg)])
     try:
-        watch = LinuxProcesses(Rules(Path(sys.executable).resolve(), main_py.resolve(),
+        watch = LinuxProcesses(Rules((Path(sys.executable).resolve(),), main_py.resolve(),
                                      cfg.resolve()))
         stop = threading.Event()
         waiter = threading.Thread(target=watch.wait_gone, args=(stop,))
@@ -452,7 +452,7 @@ def test_start_runs_the_kiosk_as_the_desktop_user_with_the_reboot_page(tmp_path:
         calls.append((argv, options))
         return subprocess.Popen([sys.executable, "-c", "import time; time.sleep(5)"])
 
-    watch = LinuxProcesses(Rules(Path(sys.executable), None, tmp_path / "c.yaml"), spawn=spawn,
+    watch = LinuxProcesses(Rules((Path(sys.executable),), None, tmp_path / "c.yaml"), spawn=spawn,
                            argv=lambda *args: ["kiosk", *args])
     watch.start(None, None)
     assert calls == []  # no desktop user known yet: nobody to start it for

@@ -50,11 +50,12 @@ CONFIG = Path("/opt/kiosk/config.yaml")
 def test_the_service_runs_the_console_program_with_watchdog_and_the_config() -> None:
     assert watchdog_argv(CONFIG, service=False, platform="linux", frozen=False,
                          executable="/usr/bin/python3") == [
-        "/usr/bin/python3", str(Path(__file__).resolve().parents[1] / "main.py"), "watchdog",
-        "--config", str(CONFIG)]
+        str(Path("/usr/bin/python3")), str(Path(__file__).resolve().parents[1] / "main.py"),
+        "watchdog", "--config", str(CONFIG)]
     assert watchdog_argv(CONFIG, service=True, platform="win32", frozen=True,
                          executable="C:\\kiosk\\kiosk-console.exe") == [
-        "C:\\kiosk\\kiosk-console.exe", "watchdog", "--service", "--config", str(CONFIG)]
+        str(Path("C:\\kiosk\\kiosk-console.exe")), "watchdog", "--service", "--config",
+        str(CONFIG)]
 
 
 def test_windows_install_creates_a_localsystem_auto_service_restarting_on_failure_with_a_dacl(
@@ -147,7 +148,7 @@ def test_linux_install_writes_the_unit_enables_and_starts_it_and_uninstall_remov
     code = service_main(["install"], config=config, dry_run=False, method="systemd",
                         platform="linux", run=run, unit_dir=tmp_path / "units")
     unit = tmp_path / "units" / UNIT
-    assert code == 0 and unit.read_text().startswith(f"# {MARKER}")
+    assert code == 0 and unit.read_text(encoding="utf-8").startswith(f"# {MARKER}")
     assert run.argvs == [["systemctl", "daemon-reload"], ["systemctl", "enable", "--now", UNIT]]
     run.argvs.clear()
     assert service_main(["install"], config=config, dry_run=False, method="systemd",

@@ -42,7 +42,6 @@ SDDL = ("D:(A;;CCLCSWRPWPDTLOCRRC;;;SY)(A;;CCDCLCSWRPWPDTLOCRSDRCWDWO;;;BA)"
         "(A;;CCLCSWLOCRRC;;;IU)(A;;CCLCSWLOCRRC;;;SU)(A;;CCLCSWLOCRRC;;;AU)")
 RESTART_ACTIONS = "restart/1000/restart/1000/restart/1000"  # every failure, after a second
 SC_NOT_RUNNING = 1062  # ERROR_SERVICE_NOT_ACTIVE
-SC_NO_SERVICE = 1060  # ERROR_SERVICE_DOES_NOT_EXIST
 STATE = re.compile(r"STATE\s*:\s*(\d+)\s+(\w+)")
 
 
@@ -57,23 +56,23 @@ def watchdog_argv(config: Path, *, service: bool, platform: str = sys.platform,
     return [*head, "watchdog", *(["--service"] if service else []), *rest]
 
 
-def sc_create_argv(line: str) -> list[str]:
-    return ["sc.exe", "create", SERVICE, "binPath=", line, "start=", "auto", "obj=",
+def sc_create_argv(line: str, name: str = SERVICE) -> list[str]:
+    return ["sc.exe", "create", name, "binPath=", line, "start=", "auto", "obj=",
             "LocalSystem", "DisplayName=", DISPLAY_NAME]
 
 
-def sc_config_argv(line: str) -> list[str]:
+def sc_config_argv(line: str, name: str = SERVICE) -> list[str]:
     """The same settings for a service that exists already (a moved folder, say)."""
-    return ["sc.exe", "config", SERVICE, "binPath=", line, "start=", "auto", "obj=",
+    return ["sc.exe", "config", name, "binPath=", line, "start=", "auto", "obj=",
             "LocalSystem", "DisplayName=", DISPLAY_NAME]
 
 
-def sc_setup_argvs() -> list[list[str]]:
+def sc_setup_argvs(name: str = SERVICE) -> list[list[str]]:
     """After create: what it is, restart on every failure, and who may do what to it."""
-    return [["sc.exe", "description", SERVICE, DESCRIPTION],
-            ["sc.exe", "failure", SERVICE, "reset=", "86400", "actions=", RESTART_ACTIONS],
-            ["sc.exe", "failureflag", SERVICE, "1"],  # also when it stops with an error code
-            ["sc.exe", "sdset", SERVICE, SDDL]]
+    return [["sc.exe", "description", name, DESCRIPTION],
+            ["sc.exe", "failure", name, "reset=", "86400", "actions=", RESTART_ACTIONS],
+            ["sc.exe", "failureflag", name, "1"],  # also when it stops with an error code
+            ["sc.exe", "sdset", name, SDDL]]
 
 
 def sc_state(output: str) -> str | None:
@@ -113,6 +112,7 @@ class Service:
     dry_run: bool = False
     out: Callable[[str], None] = print
     unit_dir: Path = UNIT_DIR
+    name: str = SERVICE  # the Windows service's name (tests under Wine use one of their own)
 
     @property
     def unit_path(self) -> Path:
@@ -139,24 +139,24 @@ class Service:
 
     def install_windows(self) -> None:
         line = subprocess.list2cmdline(self.argv())
-        exists = self.run(["sc.exe", "query", SERVICE]).returncode == 0
+        exists = self.run(["sc.exe", "query", self.name]).returncode == 0
         if exists:
-            self.change(sc_config_argv(line), f"updated service {SERVICE}: {line}")
+            self.change(sc_config_argv(line, self.name), f"updated service {self.name}: {line}")
         else:
-            self.change(sc_create_argv(line), f"created service {SERVICE} (LocalSystem, "
-                                              f"automatic start): {line}")
-        for argv in sc_setup_argvs():
+            self.change(sc_create_argv(line, self.name),
+                        f"created service {self.name} (LocalSystem, automatic start): {line}")
+        for argv in sc_setup_argvs(self.name):
             self.change(argv, f"{argv[1]}: done")
-        self.change(["sc.exe", "start", SERVICE], f"started service {SERVICE}",
+        self.change(["sc.exe", "start", self.name], f"started service {self.name}",
                     ok_codes=(0, 1056))  # 1056: ERROR_SERVICE_ALREADY_RUNNING
 
     def uninstall_windows(self) -> None:
-        if not self.dry_run and self.run(["sc.exe", "query", SERVICE]).returncode != 0:
-            self.out(f"not installed: there is no service {SERVICE}; nothing changed")
+        if not self.dry_run and self.run(["sc.exe", "query", self.name]).returncode != 0:
+            self.out(f"not installed: there is no service {self.name}; nothing changed")
             return
-        self.change(["sc.exe", "stop", SERVICE], f"stopped service {SERVICE}",
+        self.change(["sc.exe", "stop", self.name], f"stopped service {self.name}",
                     ok_codes=(0, SC_NOT_RUNNING))
-        self.change(["sc.exe", "delete", SERVICE], f"removed service {SERVICE}")
+        self.change(["sc.exe", "delete", self.name], f"removed service {self.name}")
 
     # Linux
 
@@ -200,11 +200,11 @@ class Service:
     def status(self) -> tuple[bool, str]:
         """Whether the watchdog is installed for this config and running; changes nothing."""
         if self.platform == "win32":
-            query = self.run(["sc.exe", "query", SERVICE])
+            query = self.run(["sc.exe", "query", self.name])
             if query.returncode != 0:
-                return False, f"there is no service {SERVICE}"
+                return False, f"there is no service {self.name}"
             state = sc_state(decode(query.stdout))
-            return state == "RUNNING", f"service {SERVICE} is {state or 'in an unknown state'}"
+            return state == "RUNNING", f"service {self.name} is {state or 'in an unknown state'}"
         path = self.unit_path
         if not path.exists():
             return False, f"there is no {path}"

@@ -19,8 +19,8 @@ and X authority), with the system's PATH, never the customer's.
 from __future__ import annotations
 
 import logging
+import ntpath
 import os
-import pwd
 import select
 import subprocess
 import sys
@@ -45,17 +45,31 @@ SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 @dataclass(frozen=True)
 class Rules:
-    """What makes a process the kiosk: its program, main.py (None when frozen), its config."""
+    """What makes a process the kiosk: its program (or the program's windowed twin, which
+    the logon task runs on Windows), main.py (None when frozen), its config."""
 
-    program: Path
+    programs: tuple[Path, ...]
     main_py: Path | None
     config: Path
 
     @classmethod
-    def here(cls, config: Path) -> Rules:
+    def here(cls, config: Path, platform: str = sys.platform) -> Rules:
         frozen = bool(getattr(sys, "frozen", False))
-        return cls(Path(sys.executable).resolve(), None if frozen else MAIN_PY.resolve(),
-                   config.resolve())
+        program = Path(sys.executable).resolve()
+        programs = (program,)
+        if platform == "win32":  # kiosk-console.exe runs us, kiosk.exe the kiosk (autostart)
+            programs += (program.parent / ("kiosk.exe" if frozen else "pythonw.exe"),)
+        return cls(programs, None if frozen else MAIN_PY.resolve(), config.resolve())
+
+
+def posix_key(path: str, cwd: str) -> str:
+    """What names a file on Linux: its real path (symlinks followed)."""
+    return os.path.realpath(os.path.join(cwd, path))
+
+
+def windows_key(path: str, cwd: str) -> str:
+    """What names a file on Windows: its full path without regard to case or slashes."""
+    return ntpath.normcase(ntpath.normpath(ntpath.join(cwd, path)))
 
 
 def option(args: list[str], name: str) -> str | None:
@@ -68,21 +82,25 @@ def option(args: list[str], name: str) -> str | None:
     return None
 
 
-def is_kiosk(program: Path, argv: list[str], cwd: Path, rules: Rules) -> bool:
+def is_kiosk(program: Path, argv: list[str], cwd: Path, rules: Rules,
+             key: Callable[[str, str], str] = posix_key) -> bool:
     """Whether a process running ``program`` with ``argv`` in ``cwd`` is this kiosk's
     guardian or UI (a pure function of what /proc or the image path said)."""
-    if program != rules.program or not argv:
+    def same(path: str | Path, known: Path) -> bool:
+        return key(str(path), str(cwd)) == key(str(known), str(cwd))
+
+    if not argv or not any(same(program, known) for known in rules.programs):
         return False
     args = argv[1:]
     if rules.main_py is not None:
-        if not args or (cwd / args[0]).resolve() != rules.main_py:
+        if not args or not same(args[0], rules.main_py):
             return False
         args = args[1:]
     if args and not args[0].startswith("-"):
         return False  # a command: install, check, watchdog…
     config = option(args, "--config")
     return (option(args, "--role") in ROLES and config is not None
-            and (cwd / config).resolve() == rules.config)
+            and same(config, rules.config))
 
 
 @dataclass(frozen=True)
@@ -154,6 +172,8 @@ class LinuxProcesses:
         return (program, argv, cwd) if is_kiosk(program, argv, cwd, self.rules) else None
 
     def _learn_desktop(self, pid: int) -> None:
+        import pwd  # POSIX only
+
         base = self.proc / str(pid)
         try:
             uid, gid, groups = parse_status((base / "status").read_text())
