@@ -95,13 +95,13 @@ def run(cfg: Config, remote: Any = None, *, service: bool = False) -> int:
         watchdog.stop()
         watchdog.processes.wake()
 
-    if service:
-        from kiosk.platform.scm import run_as_service
-
-        return run_as_service(watchdog.run, stop)
-    signal.signal(signal.SIGINT, stop)
-    signal.signal(signal.SIGTERM, stop)
     try:
+        if service:
+            from kiosk.platform.scm import run_as_service
+
+            return run_as_service(watchdog.run, stop)
+        signal.signal(signal.SIGINT, stop)
+        signal.signal(signal.SIGTERM, stop)
         return watchdog.run()
     finally:
         if door is not None:

@@ -26,6 +26,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from kiosk.admin import PasswordGate, PasswordHash, parse_hash, verify
 from kiosk.config import Config
@@ -42,52 +43,60 @@ OK, NO, WAIT = b"ok\n", b"no\n", b"wait\n"
 class Door:
     """The watchdog's end: counts an admin exit proven by the admin password."""
 
-    def __init__(self, server: socket.socket, stored: PasswordHash,
-                 clock: Callable[[], float] = time.monotonic) -> None:
-        self.server = server
+    def __init__(self, stored: PasswordHash, clock: Callable[[], float] = time.monotonic
+                 ) -> None:
         self.stored = stored
         self.clock = clock
         self.gate = PasswordGate()
         self._last: float | None = None
-        threading.Thread(target=self._serve, daemon=True, name="admin-door").start()
+        self._lock = threading.Lock()
+        self.server: Any = None  # what listens (closed by ``close``)
 
     @classmethod
     def open_for(cls, config: Config, path: Path = DOOR) -> Door | None:
-        """The door, when an admin password is configured and the platform has one."""
+        """The door, listening, when an admin password is configured."""
         stored = config.guard.admin_password_hash
-        if stored is None or sys.platform == "win32":
+        if stored is None:
             return None
+        door = cls(parse_hash(stored))
         try:
-            return cls(listen(path), parse_hash(stored))
+            if sys.platform == "win32":
+                from kiosk.platform.door_pipe import PipeServer
+
+                door.server = PipeServer(door.answer)
+            else:
+                door.server = UnixServer(listen(path), door.answer)
         except OSError as exc:
-            log.error("watchdog: cannot open the admin exit's door %s (%s): an admin exit "
-                      "will be undone", path, exc)
+            log.error("watchdog: cannot open the admin exit's door (%s): an admin exit "
+                      "will be undone", exc)
             return None
+        return door
 
     def last_exit(self) -> float | None:
         """When (monotonic) the admin password last stopped the kiosk."""
         return self._last
 
     def close(self) -> None:
-        with contextlib.suppress(OSError):
+        if self.server is not None:
             self.server.close()
 
-    def _serve(self) -> None:
-        while True:
-            try:
-                conn, _ = self.server.accept()
-            except OSError:
-                return  # closed
-            with conn, contextlib.suppress(OSError):
-                conn.settimeout(ANSWER_S)
-                conn.sendall(self._check(read_line(conn)))
+    def answer(self, line: bytes) -> bytes:
+        """One client's line (the password) → OK, NO or WAIT."""
+        try:
+            password: str | None = line.rstrip(b"\n").decode("utf-8")
+        except UnicodeDecodeError:
+            password = None
+        with self._lock:
+            return self._check(password)
 
     def _check(self, password: str | None) -> bytes:
+        if not password:
+            return NO  # a connection that says nothing is no try at the password
         now = self.clock()
         if self.gate.wait_left(now) > 0:
             log.warning("watchdog: admin exit refused: too many wrong passwords")
             return WAIT
-        ok = password is not None and verify(password, self.stored)
+        ok = verify(password, self.stored)
         self.gate.record(ok, now)
         if not ok:
             log.warning("watchdog: admin exit with a wrong password: ignored")
@@ -98,17 +107,38 @@ class Door:
         return OK
 
 
-def read_line(conn: socket.socket) -> str | None:
+class UnixServer:
+    """Linux: answers each connection of the socket on a thread."""
+
+    def __init__(self, server: socket.socket, answer: Callable[[bytes], bytes]) -> None:
+        self.server = server
+        self.answer = answer
+        threading.Thread(target=self._serve, daemon=True, name="admin-door").start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.server.accept()
+            except OSError:
+                return  # closed
+            with conn, contextlib.suppress(OSError):
+                conn.settimeout(ANSWER_S)
+                conn.sendall(self.answer(read_bytes(conn)))
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self.server.close()
+
+
+def read_bytes(conn: socket.socket) -> bytes:
+    """One line from ``conn``, at most MAX_LINE bytes."""
     data = b""
     while not data.endswith(b"\n") and len(data) < MAX_LINE:
         chunk = conn.recv(MAX_LINE - len(data))
         if not chunk:
             break
         data += chunk
-    try:
-        return data.rstrip(b"\n").decode("utf-8")
-    except UnicodeDecodeError:
-        return None
+    return data
 
 
 def listen(path: Path) -> socket.socket:
@@ -129,8 +159,12 @@ def listen(path: Path) -> socket.socket:
 def tell_watchdog(password: str, path: Path = DOOR, timeout_s: float = ANSWER_S) -> str:
     """The UI's end, after the admin password was accepted: ``ok`` when the watchdog will
     leave the kiosk stopped, else why not (no watchdog, refused)."""
+    line = password.encode("utf-8") + b"\n"
     if sys.platform == "win32":
-        return "no watchdog door on Windows"
+        from kiosk.platform.door_pipe import ask
+
+        answer = ask(line)
+        return answer if isinstance(answer, str) else answer.decode("utf-8", "replace").strip()
     try:
         owner = path.parent.stat().st_uid
     except OSError:
@@ -141,7 +175,7 @@ def tell_watchdog(password: str, path: Path = DOOR, timeout_s: float = ANSWER_S)
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
             conn.settimeout(timeout_s)
             conn.connect(str(path))
-            conn.sendall(password.encode("utf-8") + b"\n")
-            return read_line(conn) or "no answer"
+            conn.sendall(line)
+            return read_bytes(conn).decode("utf-8", "replace").strip() or "no answer"
     except OSError as exc:
         return f"no watchdog ({exc})"

@@ -25,7 +25,7 @@ from kiosk.platform.service import (
     watchdog_argv,
 )
 from kiosk.platform.service import main as service_main
-from kiosk.watchdog_door import NO, Door, listen, tell_watchdog
+from kiosk.watchdog_door import NO, Door, UnixServer, listen, tell_watchdog
 
 
 class Recorder:
@@ -197,7 +197,8 @@ PASSWORD = "net-admin 1234"
 @pytest.fixture
 def door(tmp_path: Path):
     folder = tmp_path / "door"
-    opened = Door(listen(folder / "door"), parse_hash(make_hash(PASSWORD, 1000)))
+    opened = Door(parse_hash(make_hash(PASSWORD, 1000)))
+    opened.server = UnixServer(listen(folder / "door"), opened.answer)
     yield opened, folder / "door"
     opened.close()
 
@@ -216,8 +217,9 @@ def test_the_admin_password_at_the_door_counts_as_an_admin_exit(door) -> None:
 def test_a_wrong_password_or_junk_at_the_door_does_not_and_guessing_is_locked_out(door) -> None:
     opened, path = door
     assert tell_watchdog("guess", path) == "no"
-    assert opened._check(None) == NO
-    for _ in range(3):
+    assert opened.answer(b"\xff\xfe\n") == NO  # not UTF-8: no try at the password
+    assert opened.answer(b"") == NO  # a connection that says nothing: no try either
+    for _ in range(4):
         tell_watchdog("guess", path)
     assert tell_watchdog(PASSWORD, path) == "wait"  # five wrong in a row: a minute's wait
     assert opened.last_exit() is None

@@ -295,3 +295,61 @@ def test_real_sc_takes_the_install_commands_wine_has(tmp_path: Path) -> None:
         assert job.status()[0] is False  # installed, not running
     finally:
         sc("delete", name)
+
+
+# --------------------------------------------------------------------------- the admin door
+
+
+@pytest.fixture
+def pipe_name() -> str:
+    return f"\\\\.\\pipe\\kiosk-watchdog-door-test-{uuid.uuid4().hex[:8]}"
+
+
+@pytest.mark.win32
+def test_real_door_served_from_a_users_session_is_sent_no_password(pipe_name: str) -> None:
+    """Ran for real under Wine: a server of the user's own (the squatter) is found out by
+    GetNamedPipeServerSessionId before the password goes out."""
+    from kiosk.platform.door_pipe import PipeServer, ask
+
+    heard: list[bytes] = []
+    server = PipeServer(lambda line: heard.append(line) or b"ok\n", pipe_name)
+    try:
+        answer = ask(b"secret\n", pipe_name)
+        assert isinstance(answer, str) and "not sent" in answer
+        assert b"secret\n" not in heard
+    finally:
+        server.close()
+
+
+@pytest.mark.win32
+def test_real_door_has_one_instance_nobody_else_can_serve(pipe_name: str) -> None:
+    from kiosk.platform.door_pipe import PipeServer
+
+    server = PipeServer(lambda line: b"no\n", pipe_name)
+    try:
+        with pytest.raises(OSError, match="another program may hold the name"):
+            PipeServer(lambda line: b"ok\n", pipe_name)
+    finally:
+        server.close()
+
+
+@pytest.mark.win32
+def test_real_door_checks_the_admin_password(pipe_name: str) -> None:
+    """Ran for real under Wine, with the session check pointed at this test's own session
+    (Wine runs services in the user's session; Windows in session 0, the default)."""
+    from kiosk.admin import make_hash, parse_hash
+    from kiosk.platform.door_pipe import PipeServer, ask
+    from kiosk.platform.watch_windows import Win32
+    from kiosk.watchdog_door import Door
+
+    door = Door(parse_hash(make_hash("net-admin 1234", 1000)))
+    door.server = PipeServer(door.answer, pipe_name)
+    here = Win32().session_of(os.getpid())
+    assert here is not None
+    try:
+        assert ask(b"guess\n", pipe_name, services_session=here) == b"no\n"
+        assert door.last_exit() is None
+        assert ask(b"net-admin 1234\n", pipe_name, services_session=here) == b"ok\n"
+        assert door.last_exit() is not None
+    finally:
+        door.close()
