@@ -28,6 +28,7 @@ import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from kiosk.platform.process import MAIN_PY, self_argv
 
@@ -137,6 +138,19 @@ def parse_environ(raw: bytes) -> dict[str, str]:
     return {name: value for name, _, value in pairs}
 
 
+def all_gone(processes: Any, ended: list[int]) -> bool:
+    """After a wait woke: whether the kiosk is gone, once a new look found no process
+    started meanwhile (a UI or guardian restarted by the other one takes over); with
+    nothing watched, the look for a kiosk started at logon."""
+    if ended:
+        log.info("watchdog: kiosk process%s %s ended", "es" * (len(ended) > 1),
+                 ", ".join(map(str, ended)))
+    elif processes.watched:
+        return False
+    processes.scan()
+    return bool(ended) and not processes.watched
+
+
 def _readable(fd: int) -> bool:
     poller = select.poll()
     poller.register(fd, select.POLLIN)
@@ -231,14 +245,7 @@ class LinuxProcesses:
             for pid in ended:
                 os.close(self.watched.pop(pid))
             self._reap()
-            if not ended:
-                if not self.watched:
-                    self.scan()
-                continue
-            log.info("watchdog: kiosk process%s %s ended", "es" * (len(ended) > 1),
-                     ", ".join(map(str, ended)))
-            self.scan()  # a UI or guardian started meanwhile takes over
-            if not self.watched:
+            if all_gone(self, ended):
                 return True
         return False
 

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from kiosk.platform.process import self_argv
-from kiosk.platform.watch import SCAN_S, Rules, is_kiosk, windows_key
+from kiosk.platform.watch import SCAN_S, Rules, all_gone, is_kiosk, windows_key
 
 log = logging.getLogger(__name__)
 
@@ -298,14 +298,7 @@ class WindowsProcesses:
                 handle = self.watched.pop(pid)
                 if self.child is None or handle != self.child[0]:
                     self.api.close(handle)  # ours is kept for its exit code
-            if not ended:
-                if not self.watched:
-                    self.scan()
-                continue
-            log.info("watchdog: kiosk process%s %s ended", "es" * (len(ended) > 1),
-                     ", ".join(map(str, ended)))
-            self.scan()
-            if not self.watched:
+            if all_gone(self, ended):
                 return True
         return False
 
