@@ -150,21 +150,25 @@ class Watchdog:
     def __post_init__(self) -> None:
         self.rebooted = False
         self.stopping = threading.Event()
+        self._admin_exit_used: float | None = None  # one admin exit stops the kiosk once
 
     def facts(self) -> Facts:
         page = last_page(self.config.trace)
         backend = self.status() if needs_backend(page) else None
         maintenance = self.rebooter.maintenance
         at = self.admin_exits()
+        admin_exit = (at is not None and at != self._admin_exit_used
+                      and self.clock() - at <= ADMIN_EXIT_S)
         return Facts(gone=True, page=page, backend=backend,
                      maintenance=bool(maintenance and maintenance.reason()),
-                     admin_exit=at is not None and self.clock() - at <= ADMIN_EXIT_S,
-                     rebooted=self.rebooted)
+                     admin_exit=admin_exit, rebooted=self.rebooted)
 
     def step(self) -> Decision:
         """One round: the kiosk is gone; decide and act."""
         facts = self.facts()
         decision = decide(facts)
+        if facts.admin_exit:
+            self._admin_exit_used = self.admin_exits()
         log.warning("watchdog: every kiosk process is gone; %s → %s", decision.why,
                     decision.action)
         if decision.action == Action.REBOOT:

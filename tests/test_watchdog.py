@@ -293,6 +293,14 @@ def test_admin_exit_just_before_leaves_the_kiosk_stopped(tmp_path: Path) -> None
     assert spawned.argvs == [] and processes.starts == []
 
 
+def test_one_admin_exit_covers_one_stop_not_a_kill_of_the_kiosk_started_after_it(
+        tmp_path: Path) -> None:
+    dog, processes, spawned = make_watchdog(tmp_path, rounds=2, status=IDLE,
+                                            admin_at=time.monotonic())
+    dog.run()  # the admin exit, then (the admin started it again) a kill seconds later
+    assert spawned.argvs == [] and processes.starts == [(None, None)]
+
+
 def test_admin_exit_long_ago_does_not_cover_a_later_kill(tmp_path: Path) -> None:
     dog, processes, _ = make_watchdog(tmp_path, rounds=1, status=IDLE,
                                       admin_at=time.monotonic() - 60)
