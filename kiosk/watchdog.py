@@ -67,6 +67,7 @@ class Decision:
     action: Action
     why: str  # for the log line
     locked_on: str | None = None  # the kiosk starts on this page (R or X) instead of A
+    skipped: bool = False  # a reboot maintenance mode did not carry out (traced as such)
 
 
 def needs_backend(page: str | None) -> bool:
@@ -97,7 +98,7 @@ def decide(facts: Facts) -> Decision:
                                       f"never a second one", flow.Page.REBOOTING.value)
     if facts.maintenance:
         return Decision(Action.START, f"killed in a session ({basis}) in maintenance mode: "
-                                      f"no reboot")
+                                      f"no reboot", skipped=True)
     return Decision(Action.REBOOT, f"killed in a session ({basis})", flow.Page.REBOOTING.value)
 
 
@@ -134,6 +135,9 @@ class Processes(Protocol):
     def start(self, rebooting: str | None, outcome: str | None) -> None:
         """Start the kiosk, locked, in the desktop user's session (on 系统重启中 or
         请联系网管 with ``rebooting``), and watch it."""
+
+    def wake(self) -> None:
+        """Make ``wait_gone`` look at ``stop`` now (a stop from a signal or the SCM)."""
 
 
 @dataclass
@@ -176,7 +180,7 @@ class Watchdog:
             outcome = self.rebooter.reboot(REASON)
             self._start(REASON, outcome)
         elif decision.action == Action.START:
-            if facts.maintenance and "maintenance" in decision.why:
+            if decision.skipped:
                 self.rebooter.trace.reboot_skipped(REASON, "maintenance mode")
             outcome = Outcome.FAILED if decision.locked_on == flow.Page.REBOOT_FAILED \
                 else Outcome.STARTED
