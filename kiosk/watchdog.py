@@ -60,6 +60,7 @@ class Facts:
     maintenance: bool
     admin_exit: bool  # the admin password stopped the kiosk just now
     rebooted: bool  # this watchdog has started a reboot already
+    reboot_failed: bool = False  # …and every reboot command failed
 
 
 @dataclass(frozen=True)
@@ -82,7 +83,7 @@ def decide(facts: Facts) -> Decision:
         return Decision(Action.WAIT, "the kiosk runs")
     if facts.admin_exit:
         return Decision(Action.WAIT, "admin exit: left stopped until the next logon or start")
-    if facts.page == flow.Page.REBOOT_FAILED:
+    if facts.page == flow.Page.REBOOT_FAILED or (facts.rebooted and facts.reboot_failed):
         return Decision(Action.START, "killed on 请联系网管", flow.Page.REBOOT_FAILED.value)
     if facts.page == flow.Page.REBOOTING:
         return Decision(Action.START, "killed while the PC reboots", flow.Page.REBOOTING.value)
@@ -139,6 +140,9 @@ class Processes(Protocol):
     def wake(self) -> None:
         """Make ``wait_gone`` look at ``stop`` now (a stop from a signal or the SCM)."""
 
+    def end(self) -> None:
+        """End the kiosk processes watched (so that they are started again elsewhere)."""
+
 
 @dataclass
 class Watchdog:
@@ -153,6 +157,8 @@ class Watchdog:
 
     def __post_init__(self) -> None:
         self.rebooted = False
+        self.reboot_failed = False
+        self.rebooter.on_failed = self._reboot_failed
         self.stopping = threading.Event()
         self._admin_exit_used: float | None = None  # one admin exit stops the kiosk once
 
@@ -165,7 +171,8 @@ class Watchdog:
                       and self.clock() - at <= ADMIN_EXIT_S)
         return Facts(gone=True, page=page, backend=backend,
                      maintenance=bool(maintenance and maintenance.reason()),
-                     admin_exit=admin_exit, rebooted=self.rebooted)
+                     admin_exit=admin_exit, rebooted=self.rebooted,
+                     reboot_failed=self.reboot_failed)
 
     def step(self) -> Decision:
         """One round: the kiosk is gone; decide and act."""
@@ -187,6 +194,14 @@ class Watchdog:
             self._start(REASON if decision.locked_on else None,
                         outcome if decision.locked_on else None)
         return decision
+
+    def _reboot_failed(self, reason: str) -> None:
+        """Every reboot command failed (the Rebooter's thread): the kiosk it started waits
+        on 系统重启中 for a reboot that will not come; it is ended and started again on
+        请联系网管, which staff can read."""
+        self.reboot_failed = True
+        log.critical("watchdog: the reboot for %s failed; the kiosk goes to 请联系网管", reason)
+        self.processes.end()
 
     def _start(self, rebooting: str | None, outcome: str | None) -> None:
         if self.processes.last_exit() == CONFIG_ERROR:

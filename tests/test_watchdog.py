@@ -74,6 +74,9 @@ def facts(**changes: object) -> Facts:
     ({"page": "R"}, Action.START, "R"),
     ({"page": "R", "backend": SESSION}, Action.START, "R"),
     ({"page": "X"}, Action.START, "X"),
+    # Its own reboot failed: the kiosk comes back on 请联系网管, for staff to see.
+    ({"page": "R", "rebooted": True, "reboot_failed": True}, Action.START, "X"),
+    ({"page": "C", "rebooted": True, "reboot_failed": True}, Action.START, "X"),
     # Maintenance mode: no reboot; the kiosk comes back (with the session, as the UI finds it).
     ({"page": "C", "maintenance": True}, Action.START, None),
     ({"page": "A", "backend": SESSION, "maintenance": True}, Action.START, None),
@@ -169,6 +172,7 @@ class FakeProcesses:
         self.watchdog = watchdog
         self.starts: list[tuple[str | None, str | None]] = []
         self.exit_code: int | None = None
+        self.ended = threading.Event()
 
     def wait_gone(self, stop: threading.Event) -> bool:
         if self.rounds == 0:
@@ -184,6 +188,9 @@ class FakeProcesses:
 
     def wake(self) -> None:
         pass
+
+    def end(self) -> None:
+        self.ended.set()
 
 
 def guard_config(tmp_path: Path, **extra: object) -> config.Config:
@@ -261,6 +268,34 @@ def test_killed_on_standby_starts_the_kiosk_again_every_time_without_reboot(
     dog.run()
     assert spawned.argvs == [] and processes.starts == [(None, None)] * 4
     assert len(dog.asked) == 4  # type: ignore[attr-defined]
+
+
+def test_a_failed_reboot_ends_the_kiosk_on_rebooting_and_starts_it_on_contact_staff(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("kiosk.platform.reboot.REMOTE_WAIT_S", 0)
+    dog, processes, spawned = make_watchdog(tmp_path, rounds=2)
+    dog.rebooter.retry_after_s = 0
+
+    def refused(argv: list[str], **_: object) -> subprocess.Popen:
+        raise OSError("no such program")
+
+    dog.rebooter._spawn = refused
+    assert dog.config.trace is not None
+    write_trace(dog.config.trace, {"event": "scene", "scene": "C"})
+    wait_gone = processes.wait_gone
+    first = [True]
+
+    def gone_then_ended(stop: threading.Event) -> bool:
+        if not first[0]:
+            assert processes.ended.wait(5), "the kiosk on 系统重启中 was not ended"
+        first[0] = False
+        return wait_gone(stop)
+
+    processes.wait_gone = gone_then_ended  # type: ignore[method-assign]
+    dog.run()
+    assert processes.starts == [(REASON, "started"), (REASON, "failed")]
+    events = [e["event"] for e in trace_events(dog.config)]
+    assert events.count("reboot") == 1 and "reboot_failed" in events
 
 
 def test_page_a_but_backend_in_session_reboots(tmp_path: Path,
@@ -417,10 +452,10 @@ def test_wait_gone_returns_once_every_watched_process_ended_even_killed_together
         kiosk[0].kill()
         time.sleep(0.3)
         assert result == []  # one is left: it keeps waiting
-        kiosk[1].kill()
-        started = time.monotonic()
+        watch.end()  # as after a failed reboot: the watched process goes too
         waiter.join(5)
-        assert result == [True] and time.monotonic() - started < 1.0
+        assert result == [True]
+        assert kiosk[1].wait(1) == -signal.SIGKILL
         assert watch.desktop is not None and watch.desktop.uid == os.getuid()
     finally:
         for proc in [*kiosk, decoy]:

@@ -81,6 +81,9 @@ class FakeWin32:
     def exit_code(self, handle: int) -> int | None:
         return 1 if handle - 1000 in self.dead else None
 
+    def terminate(self, handle: int) -> None:
+        self.dead.add(handle - 1000)
+
     def session_of(self, pid: int) -> int | None:
         return 1
 
@@ -140,6 +143,16 @@ def test_wait_gone_returns_when_the_last_kiosk_process_ends_and_not_before() -> 
     assert watch.watched == {}
 
 
+def test_after_a_failed_reboot_the_kiosk_processes_watched_are_ended() -> None:
+    api = FakeWin32({10: (str(PROGRAM), f"kiosk.exe --config {CONFIG}"),
+                     11: (str(PROGRAM), f"kiosk.exe --config {CONFIG} --role ui")})
+    watch = WindowsProcesses(FROZEN, api)
+    watch.scan()
+    watch.end()
+    assert api.dead == {10, 11}
+    assert watch.wait_gone(threading.Event()) is True
+
+
 def test_the_kiosk_is_started_in_the_console_session_locked_on_the_reboot_and_held() -> None:
     api = FakeWin32({})
     watch = WindowsProcesses(FROZEN, api, argv=lambda *args: ["C:/kiosk/kiosk-console.exe",
@@ -188,7 +201,8 @@ def test_a_failed_watchdog_exit_reports_a_service_specific_error_so_it_is_restar
 
 @pytest.mark.win32
 def test_real_handles_find_this_process_and_see_a_killed_child_at_once() -> None:
-    """Ran for real under Wine: snapshot, OpenProcess, image path, WaitForMultipleObjects."""
+    """Ran for real under Wine: snapshot, OpenProcess, image path, TerminateProcess,
+    WaitForMultipleObjects."""
     from kiosk.platform.watch_windows import Win32
 
     api = Win32()
@@ -202,7 +216,7 @@ def test_real_handles_find_this_process_and_see_a_killed_child_at_once() -> None
         assert os.path.normcase(image) == os.path.normcase(sys.executable)
         wake = api.event()
         assert api.alive(handle) and api.wait_any([wake, handle], 200) == -1
-        child.kill()
+        api.terminate(handle)  # what a failed reboot does to the kiosk on 系统重启中
         started = time.monotonic()
         assert api.wait_any([wake, handle], 5000) == 1
         assert time.monotonic() - started < 1.0 and not api.alive(handle)

@@ -18,10 +18,12 @@ and X authority), with the system's PATH, never the customer's.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import ntpath
 import os
 import select
+import signal
 import subprocess
 import sys
 import threading
@@ -248,6 +250,11 @@ class LinuxProcesses:
             if all_gone(self, ended):
                 return True
         return False
+
+    def end(self) -> None:
+        for fd in list(self.watched.values()):
+            with contextlib.suppress(OSError):
+                signal.pidfd_send_signal(fd, signal.SIGKILL)
 
     def _reap(self) -> None:
         if self.child is not None:

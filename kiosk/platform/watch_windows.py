@@ -5,7 +5,8 @@ Facts relied on (Microsoft's documentation):
 - A process handle refers to one process object, never to a pid that is reused; it is
   signaled when the process ends. ``WaitForMultipleObjects`` waits on up to 64 handles
   with no CPU use. A handle opened with ``SYNCHRONIZE | PROCESS_QUERY_LIMITED_INFORMATION``
-  is verified through itself: ``QueryFullProcessImageNameW`` gives the program's path,
+  (and ``PROCESS_TERMINATE``, used only after a failed reboot) is verified through
+  itself: ``QueryFullProcessImageNameW`` gives the program's path,
   ``NtQueryInformationProcess(ProcessCommandLineInformation)`` (Windows 8.1 and later) its
   command line, read by ``CommandLineToArgvW`` as the C runtime splits it; still unsignaled
   after that, what was read is the process the handle holds.
@@ -35,6 +36,7 @@ from kiosk.platform.watch import SCAN_S, Rules, all_gone, is_kiosk, windows_key
 log = logging.getLogger(__name__)
 
 SYNCHRONIZE = 0x00100000
+PROCESS_TERMINATE = 0x0001
 PROCESS_QUERY_LIMITED_INFORMATION = 0x1000
 TH32CS_SNAPPROCESS = 0x2
 INVALID_HANDLE_VALUE = ctypes.c_void_p(-1).value
@@ -102,6 +104,7 @@ class Win32:
         _declare(k, "CreateEventW", h, ctypes.c_void_p, b, b, wintypes.LPCWSTR)
         _declare(k, "SetEvent", b, h)
         _declare(k, "GetExitCodeProcess", b, h, ctypes.POINTER(d))
+        _declare(k, "TerminateProcess", b, h, wintypes.UINT)
         _declare(k, "WTSGetActiveConsoleSessionId", d)
         _declare(k, "ProcessIdToSessionId", b, d, ctypes.POINTER(d))
         _declare(k, "LocalFree", ctypes.c_void_p, ctypes.c_void_p)
@@ -140,8 +143,8 @@ class Win32:
         return found
 
     def open(self, pid: int) -> int | None:
-        handle = self.kernel32.OpenProcess(SYNCHRONIZE | PROCESS_QUERY_LIMITED_INFORMATION,
-                                           False, pid)
+        handle = self.kernel32.OpenProcess(
+            SYNCHRONIZE | PROCESS_QUERY_LIMITED_INFORMATION | PROCESS_TERMINATE, False, pid)
         return handle or None
 
     def close(self, handle: int) -> None:
@@ -180,6 +183,9 @@ class Win32:
 
     def alive(self, handle: int) -> bool:
         return self.kernel32.WaitForSingleObject(handle, 0) == WAIT_TIMEOUT
+
+    def terminate(self, handle: int) -> None:
+        self.kernel32.TerminateProcess(handle, 1)
 
     def exit_code(self, handle: int) -> int | None:
         code = wintypes.DWORD()
@@ -301,6 +307,10 @@ class WindowsProcesses:
             if all_gone(self, ended):
                 return True
         return False
+
+    def end(self) -> None:
+        for handle in list(self.watched.values()):
+            self.api.terminate(handle)
 
     def last_exit(self) -> int | None:
         return None if self.child is None else self.api.exit_code(self.child[0])
