@@ -148,9 +148,10 @@ def test_after_a_failed_reboot_the_kiosk_processes_watched_are_ended() -> None:
                      11: (str(PROGRAM), f"kiosk.exe --config {CONFIG} --role ui")})
     watch = WindowsProcesses(FROZEN, api)
     watch.scan()
-    watch.end()
-    assert api.dead == {10, 11}
+    watch.end()  # from the reboot's thread: the wait's thread does the ending
+    assert api.dead == set()
     assert watch.wait_gone(threading.Event()) is True
+    assert api.dead == {10, 11} and not watch.ending.is_set()
 
 
 def test_the_kiosk_is_started_in_the_console_session_locked_on_the_reboot_and_held() -> None:

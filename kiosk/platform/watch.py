@@ -143,14 +143,22 @@ def parse_environ(raw: bytes) -> dict[str, str]:
 def all_gone(processes: Any, ended: list[int]) -> bool:
     """After a wait woke: whether the kiosk is gone, once a new look found no process
     started meanwhile (a UI or guardian restarted by the other one takes over); with
-    nothing watched, the look for a kiosk started at logon."""
+    nothing watched, the look for a kiosk started at logon. While ``ending`` (asked by
+    ``end``), every kiosk process found is ended until none is left."""
+    ending = processes.ending.is_set()
     if ended:
         log.info("watchdog: kiosk process%s %s ended", "es" * (len(ended) > 1),
                  ", ".join(map(str, ended)))
-    elif processes.watched:
+    elif processes.watched and not ending:
         return False
     processes.scan()
-    return bool(ended) and not processes.watched
+    if ending and processes.watched:
+        processes.kill_watched()
+        return False  # their ends wake the wait
+    gone = (bool(ended) or ending) and not processes.watched
+    if gone:
+        processes.ending.clear()
+    return gone
 
 
 def _readable(fd: int) -> bool:
@@ -172,6 +180,7 @@ class LinuxProcesses:
         self.watched: dict[int, int] = {}  # pid → pidfd
         self.desktop: Desktop | None = None
         self.child: subprocess.Popen | None = None  # the kiosk this watchdog started last
+        self.ending = threading.Event()
         self._wake_r, self._wake_w = os.pipe()
 
     # --- finding and verifying
@@ -252,7 +261,12 @@ class LinuxProcesses:
         return False
 
     def end(self) -> None:
-        for fd in list(self.watched.values()):
+        """From any thread: end every kiosk process (the wait's own thread does it)."""
+        self.ending.set()
+        self.wake()
+
+    def kill_watched(self) -> None:
+        for fd in self.watched.values():
             with contextlib.suppress(OSError):
                 signal.pidfd_send_signal(fd, signal.SIGKILL)
 

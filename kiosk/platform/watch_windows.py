@@ -257,6 +257,7 @@ class WindowsProcesses:
         self._argv = argv
         self.watched: dict[int, int] = {}  # pid → handle
         self.child: tuple[int, int] | None = None  # (handle, pid) of the kiosk we started
+        self.ending = threading.Event()
         self._wake = self.api.event()
 
     def _verified(self, handle: int) -> bool:
@@ -309,7 +310,12 @@ class WindowsProcesses:
         return False
 
     def end(self) -> None:
-        for handle in list(self.watched.values()):
+        """From any thread: end every kiosk process (the wait's own thread does it)."""
+        self.ending.set()
+        self.wake()
+
+    def kill_watched(self) -> None:
+        for handle in self.watched.values():
             self.api.terminate(handle)
 
     def last_exit(self) -> int | None:

@@ -35,7 +35,15 @@ from kiosk.admin import make_hash
 
 from . import xscreen
 from .kiosk_run import ROOT, Kiosk, base_config, cmdline, deep_merge, free_port
-from .test_guard import PASSWORD, REBOOTING_BGR, gone, marker_reboot, screen_is, written_at
+from .test_guard import (
+    FAILED_BGR,
+    PASSWORD,
+    REBOOTING_BGR,
+    gone,
+    marker_reboot,
+    screen_is,
+    written_at,
+)
 from .test_kiosk import FULL, START_S, on_standby, press, to_session
 from .xscreen import VirtualScreen, wait_until
 
@@ -243,6 +251,19 @@ def test_every_kiosk_process_killed_in_a_session_reboots_within_two_seconds(
     screen_is(screen, REBOOTING_BGR, [FULL], START_S, "not locked again after a second kill")
     assert [e for e in s.kiosk.trace()[since:] if e.get("event") == "reboot"] == [entry]
     assert "never a second one" in s.log()
+
+
+def test_a_failed_reboot_after_the_kill_leaves_the_pc_locked_on_contact_staff(
+        screen: VirtualScreen, setup: Any) -> None:
+    s = setup({"reboot": {"mode": "command", "command": ["false"]}})
+    to_session(s.kiosk, screen)
+    since = s.kiosk.mark()
+    kill_all_at_once(s.kiosk)
+    s.kiosk.wait_reboot("rule3:killed_all", timeout=5, since=since)
+    failed = s.kiosk.wait_entry(lambda e: e["event"] == "reboot_failed", 15, since)
+    assert failed["reason"] == "rule3:killed_all"
+    screen_is(screen, FAILED_BGR, [FULL], START_S, f"not on 请联系网管\n{s.log()}")
+    assert len([e for e in s.kiosk.trace()[since:] if e.get("event") == "reboot"]) == 1
 
 
 def desktop_shows(screen: VirtualScreen) -> bool:
