@@ -515,3 +515,13 @@ def test_start_runs_the_kiosk_as_the_desktop_user_with_the_reboot_page(tmp_path:
     assert watch.child is not None and watch.child.pid in watch.watched
     watch.child.send_signal(signal.SIGKILL)
     watch.child.wait()
+
+
+def test_the_rules_know_the_windowed_twin_and_a_windows_venvs_base_interpreter(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    venv, base = tmp_path / "venv" / "python.exe", tmp_path / "base" / "python.exe"
+    monkeypatch.setattr(sys, "executable", str(venv))
+    monkeypatch.setattr(sys, "_base_executable", str(base), raising=False)
+    programs = set(Rules.here(tmp_path / "c.yaml", platform="win32").programs)
+    assert programs == {venv, base, venv.with_name("pythonw.exe"), base.with_name("pythonw.exe")}
+    assert set(Rules.here(tmp_path / "c.yaml", platform="linux").programs) == {venv, base}

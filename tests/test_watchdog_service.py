@@ -120,6 +120,18 @@ def test_sc_query_state_is_read(text: str, state: str | None) -> None:
     assert sc_state(text) == state
 
 
+def test_windows_status_names_a_service_of_another_program_or_config() -> None:
+    job = Service(CONFIG, "win32")
+    line = subprocess.list2cmdline(job.argv())
+    qc = f"SERVICE_NAME: KioskWatchdog\r\n        BINARY_PATH_NAME   : {line}\r\n".encode()
+    ours = Recorder({("sc.exe", "qc"): 0}, stdout=b"  STATE   : 4  RUNNING\r\n" + qc)
+    assert Service(CONFIG, "win32", run=ours).status()[0] is True
+    other = Recorder(stdout=b"  STATE   : 4  RUNNING\r\n  BINARY_PATH_NAME   : C:\\old\\"
+                            b"kiosk-console.exe watchdog --service --config C:\\old\\c.yaml")
+    ok, detail = Service(CONFIG, "win32", run=other).status()
+    assert not ok and "C:\\old\\c.yaml" in detail
+
+
 def test_windows_status_says_running_or_not() -> None:
     running = Recorder(stdout=b"        STATE              : 4  RUNNING\r\n")
     assert Service(CONFIG, "win32", run=running).status() == (

@@ -43,6 +43,7 @@ SDDL = ("D:(A;;CCLCSWRPWPDTLOCRRC;;;SY)(A;;CCDCLCSWRPWPDTLOCRSDRCWDWO;;;BA)"
 RESTART_ACTIONS = "restart/1000/restart/1000/restart/1000"  # every failure, after a second
 SC_NOT_RUNNING = 1062  # ERROR_SERVICE_NOT_ACTIVE
 STATE = re.compile(r"STATE\s*:\s*(\d+)\s+(\w+)")
+BINARY_PATH = re.compile(r"BINARY_PATH_NAME\s*:\s*(.+)")
 
 
 def watchdog_argv(config: Path, *, service: bool, platform: str = sys.platform,
@@ -79,6 +80,12 @@ def sc_state(output: str) -> str | None:
     """RUNNING, STOPPED… from ``sc.exe query``; None when the text has no state."""
     found = STATE.search(output)
     return found.group(2) if found else None
+
+
+def sc_binary_path(output: str) -> str | None:
+    """The command line from ``sc.exe qc``; None when the text has none (Wine's sc)."""
+    found = BINARY_PATH.search(output)
+    return found.group(1).strip() if found else None
 
 
 def unit_text(argv: Sequence[str]) -> str:
@@ -204,6 +211,10 @@ class Service:
             if query.returncode != 0:
                 return False, f"there is no service {self.name}"
             state = sc_state(decode(query.stdout))
+            line = subprocess.list2cmdline(self.argv())
+            runs = sc_binary_path(decode(self.run(["sc.exe", "qc", self.name]).stdout))
+            if runs is not None and " ".join(runs.split()).lower() != line.lower():
+                return False, f"service {self.name} runs {runs}, not {line}"
             return state == "RUNNING", f"service {self.name} is {state or 'in an unknown state'}"
         path = self.unit_path
         if not path.exists():

@@ -58,10 +58,13 @@ class Rules:
     @classmethod
     def here(cls, config: Path, platform: str = sys.platform) -> Rules:
         frozen = bool(getattr(sys, "frozen", False))
-        program = Path(sys.executable).resolve()
-        programs = (program,)
+        # A Windows venv's python.exe is a launcher: the process runs the base interpreter.
+        found = {Path(sys.executable).resolve(),
+                 Path(getattr(sys, "_base_executable", sys.executable)).resolve()}
+        programs = tuple(sorted(found))
         if platform == "win32":  # kiosk-console.exe runs us, kiosk.exe the kiosk (autostart)
-            programs += (program.parent / ("kiosk.exe" if frozen else "pythonw.exe"),)
+            programs += tuple(program.parent / ("kiosk.exe" if frozen else "pythonw.exe")
+                              for program in programs)
         return cls(programs, None if frozen else MAIN_PY.resolve(), config.resolve())
 
 
