@@ -330,4 +330,6 @@ def test_admin_exit_leaves_the_kiosk_stopped_and_a_forged_door_message_does_not(
                message="kiosk processes left after the admin exit")
     time.sleep(LOCKED_WITHIN_S + 1)
     assert s.kiosk.pids() == [] and "admin exit with the admin password" in s.log()
+    s.kiosk.wait_log("kiosk-ui", lambda line: "the watchdog says ok" in line, 5,
+                     message="the UI did not hear the watchdog's ok")
     assert s.watchdog is not None and s.watchdog.poll() is None
