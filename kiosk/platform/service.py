@@ -29,7 +29,7 @@ from kiosk.platform.autostart import (
 )
 
 SERVICE = "KioskWatchdog"
-DISPLAY_NAME = "扫码上机 kiosk watchdog"
+DISPLAY_NAME = "ScanKiosk watchdog"  # ASCII: printed on any console code page
 DESCRIPTION = ("Reboots the PC or starts the kiosk again, locked, when every kiosk process "
                "is killed.")
 UNIT_DIR = Path("/etc/systemd/system")
