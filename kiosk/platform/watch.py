@@ -170,20 +170,35 @@ def _readable(fd: int) -> bool:
     return bool(poller.poll(0))
 
 
-class LinuxProcesses:
+class Hold:
+    """What both platforms' holds share: the processes watched and the ending."""
+
+    def __init__(self) -> None:
+        self.watched: dict[int, int] = {}  # pid → pidfd or process handle
+        self.ending = threading.Event()
+
+    def wake(self) -> None:
+        raise NotImplementedError
+
+    def end(self) -> None:
+        """From any thread: end every kiosk process (the wait's own thread does it)."""
+        self.ending.set()
+        self.wake()
+
+
+class LinuxProcesses(Hold):
     """Holds a pidfd on each kiosk process; ``wait_gone`` returns when none is left."""
 
     def __init__(self, rules: Rules, *, proc: Path = Path("/proc"),
                  spawn: Callable[..., subprocess.Popen] = subprocess.Popen,
                  argv: Callable[..., list[str]] = self_argv) -> None:
+        super().__init__()
         self.rules = rules
         self.proc = proc
         self._spawn = spawn
         self._argv = argv
-        self.watched: dict[int, int] = {}  # pid → pidfd
         self.desktop: Desktop | None = None
         self.child: subprocess.Popen | None = None  # the kiosk this watchdog started last
-        self.ending = threading.Event()
         self._wake_r, self._wake_w = os.pipe()
 
     # --- finding and verifying
@@ -262,11 +277,6 @@ class LinuxProcesses:
             if all_gone(self, ended):
                 return True
         return False
-
-    def end(self) -> None:
-        """From any thread: end every kiosk process (the wait's own thread does it)."""
-        self.ending.set()
-        self.wake()
 
     def kill_watched(self) -> None:
         for fd in self.watched.values():

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from kiosk.platform.process import self_argv
-from kiosk.platform.watch import SCAN_S, Rules, all_gone, is_kiosk, windows_key
+from kiosk.platform.watch import SCAN_S, Hold, Rules, all_gone, is_kiosk, windows_key
 
 log = logging.getLogger(__name__)
 
@@ -247,17 +247,16 @@ class Win32:
             self.kernel32.CloseHandle(token)
 
 
-class WindowsProcesses:
+class WindowsProcesses(Hold):
     """Holds a handle on each kiosk process; ``wait_gone`` returns when none is left."""
 
     def __init__(self, rules: Rules, api: Any = None,
                  argv: Callable[..., list[str]] = self_argv) -> None:
+        super().__init__()
         self.rules = rules
         self.api = api or Win32()
         self._argv = argv
-        self.watched: dict[int, int] = {}  # pid → handle
         self.child: tuple[int, int] | None = None  # (handle, pid) of the kiosk we started
-        self.ending = threading.Event()
         self._wake = self.api.event()
 
     def _verified(self, handle: int) -> bool:
@@ -308,11 +307,6 @@ class WindowsProcesses:
             if all_gone(self, ended):
                 return True
         return False
-
-    def end(self) -> None:
-        """From any thread: end every kiosk process (the wait's own thread does it)."""
-        self.ending.set()
-        self.wake()
 
     def kill_watched(self) -> None:
         for handle in self.watched.values():
