@@ -9,8 +9,9 @@ CreateEnvironmentBlock + CreateProcessAsUserW into the console session, and the 
 --service`` answering Wine's services.exe through StartServiceCtrlDispatcherW. What Wine
 does not have, and Windows does (Microsoft's documentation decides): the command line of
 another process (NtQueryInformationProcess class 60, Windows 8.1+: Wine answers nothing),
-``sc failureflag`` and ``sc config``, and a DACL that is enforced (Wine's
-SetServiceObjectSecurity accepts ``sc sdset`` and changes nothing; all runs as one user).
+``sc failureflag``, ``sc config`` and ``sc qc`` (exit code 1 or no output), session 0
+for services (Wine runs them in the user's session 1), and a DACL a test could see
+enforced (``sc sdset`` exits 0, ``sc sdshow`` is missing, and everything runs as one user).
 """
 
 from __future__ import annotations
