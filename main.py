@@ -5,6 +5,8 @@ This process becomes the guardian (and, with ``server.base_url: embedded``, host
 the simulator); the guardian starts the UI as ``main.py --role ui``.
 ``python main.py hash-password`` prints the ``admin.password_hash`` line for a password;
 ``python main.py check [--json]`` checks that this PC is set up right (kiosk/check/).
+``python main.py watchdog [install|uninstall]`` runs or registers the watchdog, the
+system service that acts when every kiosk process is killed (kiosk/watchdog.py).
 """
 
 from __future__ import annotations
@@ -67,7 +69,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         prog=PROG, description="扫码上机 kiosk client",
         epilog=f"{PROG} install|uninstall [--dry-run]: start the kiosk at logon, or "
                f"stop doing so ({PROG} install --help). {PROG} check [--json]: check that this "
-               f"PC is set up right ({PROG} check --help).")
+               f"PC is set up right ({PROG} check --help). {PROG} watchdog [install|uninstall]: "
+               f"the service that acts when the kiosk is killed ({PROG} watchdog --help).")
     parser.add_argument("--config", type=Path, default=HERE / "config.yaml",
                         help="config file (default: config.yaml next to main.py)")
     hidden = argparse.SUPPRESS  # the guardian and the UI start each other with these
@@ -135,6 +138,11 @@ def main(argv: list[str] | None = None) -> int:
         hint = f"{Path(sys.executable).name} install" if frozen else "python main.py install"
         return check(argv[1:], default_config=HERE / "config.yaml", prog=PROG,
                      install_hint=hint)
+    if argv[:1] == ["watchdog"]:
+        from kiosk.watchdog_command import main as watchdog
+
+        return watchdog(argv[1:], default_config=HERE / "config.yaml", prog=PROG,
+                        start_remote=start_remote)
     if argv[:1] == ["hash-password"]:
         import getpass
 
@@ -178,7 +186,8 @@ def main(argv: list[str] | None = None) -> int:
                       cover=cover, widget=args.widget, remote=remote)
     from kiosk.guardian import run as run_guardian
 
-    return run_guardian(cfg, server_url=args.server_url, ui_pid=args.ui_pid, remote=remote)
+    return run_guardian(cfg, server_url=args.server_url, ui_pid=args.ui_pid, remote=remote,
+                        rebooting=args.rebooting, reboot_outcome=args.reboot_outcome)
 
 
 if __name__ == "__main__":

@@ -244,6 +244,7 @@ class App:
         for event in pygame.event.get():
             self._guarded(self._on_event, event, now)
         if self.admin.poll(now):
+            self._tell_watchdog()
             self._quit("admin exit")
             return
         if self.unregistered is None:  # an unregistered PC has no flow to move
@@ -500,6 +501,13 @@ class App:
                  self.window.keyboard.status()]  # a lock that does not hold is never silent
         for i, line in enumerate(lines):
             draw.text(surface, line, 14, (255, 220, 0), topleft=(8, 6 + 18 * i))
+
+    def _tell_watchdog(self) -> None:
+        """Before stopping: the watchdog (kiosk/watchdog_door.py) checks the password too
+        and then leaves the kiosk stopped; without it this costs one failed connect."""
+        from kiosk.watchdog_door import tell_watchdog
+
+        log.info("admin exit: the watchdog says %s", tell_watchdog(self.admin.password or ""))
 
     def _quit(self, why: str) -> None:
         log.info("%s: stopping the kiosk without a reboot", why)

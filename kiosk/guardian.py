@@ -359,9 +359,11 @@ def rebooter_for(config: Config, trace: Trace) -> Rebooter:
 
 
 def run(config: Config, *, server_url: str | None = None, ui_pid: int | None = None,
-        remote: RemoteLog | None = None) -> int:
+        remote: RemoteLog | None = None, rebooting: str | None = None,
+        reboot_outcome: str = Outcome.STARTED) -> int:
     """The guardian process's main: the single-instance lock, the embedded simulator if
-    asked for, then the watch."""
+    asked for, then the watch. ``rebooting``: the watchdog started this kiosk after its
+    own reboot (kiosk/watchdog.py), so the first UI starts locked on 系统重启中."""
     lock = InstanceLock(config.guard.lock_file)
     if ui_pid is not None:
         # We replace a guardian that just died; the OS frees its lock as it goes.
@@ -391,6 +393,8 @@ def run(config: Config, *, server_url: str | None = None, ui_pid: int | None = N
     assert rebooter.maintenance is not None
     MaintenanceWatch(rebooter.maintenance, config.guard.maintenance_check_s)  # logs it if on
     guardian = Guardian(config, url, rebooter)
+    if rebooting:
+        guardian.rebooting, guardian.outcome = rebooting, Outcome(reboot_outcome)
 
     def stop(signum: int, frame: object) -> None:
         log.info("guardian got signal %d: stopping the kiosk", signum)

@@ -111,9 +111,13 @@ class Trace:
     ``write`` on a file opened for appending, so their lines never interleave.
     """
 
-    def __init__(self, path: Path | None, remote: RemoteLog | None = None) -> None:
+    def __init__(self, path: Path | None, remote: RemoteLog | None = None, *,
+                 create: bool = True) -> None:
         self.path = path
         self.remote = remote
+        # False: append only to a file the kiosk made (the root/LocalSystem watchdog must
+        # not create the kiosk account's trace, which that account could then not write).
+        self.create = create
         self._lock = threading.Lock()
 
     def at_page(self, page: str) -> None:
@@ -155,7 +159,7 @@ class Trace:
         if self.remote is not None:
             event = fields["event"]
             self.remote.event(event, {k: v for k, v in fields.items() if k != "event"}, ts)
-        if self.path is None:
+        if self.path is None or not (self.create or self.path.exists()):
             return
         line = json.dumps({"ts": round(ts, 4), **fields}, ensure_ascii=False) + "\n"
         try:

@@ -374,3 +374,21 @@ def test_a_tls_backend_that_is_down_says_to_check_the_key(tmp_path):
     result = by_name(context(tmp_path, cfg), TLS)["TLS base_url"]
     assert not result.ok and "not reachable" in result.detail
     assert result.fix == "check server.base_url and that this PC reaches it"
+
+
+def test_the_watchdog_line_says_whether_the_service_is_installed_and_running(tmp_path):
+    import subprocess
+
+    cfg = cfg_for(tmp_path, "http://127.0.0.1:9")
+
+    def sc(state: bytes, code: int = 0):
+        return lambda argv: subprocess.CompletedProcess(argv, code, state, b"")
+
+    running = checks.watchdog(context(tmp_path, cfg, platform="win32",
+                                      run=sc(b"  STATE              : 4  RUNNING\r\n")))
+    assert running.ok and running.detail == "service KioskWatchdog is RUNNING"
+    stopped = checks.watchdog(context(tmp_path, cfg, platform="win32",
+                                      run=sc(b"  STATE              : 1  STOPPED\r\n")))
+    assert not stopped.ok and "watchdog install" in stopped.fix and "administrator" in stopped.fix
+    missing = checks.watchdog(context(tmp_path, cfg, platform="win32", run=sc(b"", 1060)))
+    assert not missing.ok and missing.detail == "there is no service KioskWatchdog"

@@ -414,3 +414,21 @@ def test_heartbeat_gives_its_first_sign_at_once():
     assert time.monotonic() - started < 5  # not the 60 s period, not the grace
     beating.stop()
     out.close()
+
+
+@pytest.mark.parametrize(("outcome", "page_args"), [
+    ("started", ["--rebooting", "rule3:killed_all", "--reboot-outcome", "started"]),
+    ("failed", ["--rebooting", "rule3:killed_all", "--reboot-outcome", "failed"])])
+def test_a_guardian_started_by_the_watchdog_after_its_reboot_starts_the_ui_locked_on_it(
+        cfg, monkeypatch, outcome, page_args):
+    seen: list[list[str]] = []
+    monkeypatch.setattr(Guardian, "run", lambda self: seen.append(self.ui_argv()) or 0)
+    assert guardian_run(cfg, rebooting="rule3:killed_all", reboot_outcome=outcome) == 0
+    assert seen[0][-4:] == page_args
+
+
+def test_a_guardian_started_by_hand_starts_the_ui_on_its_first_page(cfg, monkeypatch):
+    seen: list[list[str]] = []
+    monkeypatch.setattr(Guardian, "run", lambda self: seen.append(self.ui_argv()) or 0)
+    assert guardian_run(cfg) == 0
+    assert "--rebooting" not in seen[0]

@@ -276,6 +276,20 @@ def autostart(ctx: Context) -> Found:
     return Found(ok, detail, f"{ctx.install_hint} --config {ctx.config.path}{where}")
 
 
+def watchdog(ctx: Context) -> Found:
+    """The service that acts when every kiosk process is killed (kiosk/watchdog.py)."""
+    from kiosk.platform.service import Service
+
+    try:
+        ok, detail = Service(ctx.config.path, ctx.platform, run=ctx.run).status()
+    except (AutostartError, OSError) as exc:
+        ok, detail = False, str(exc).rstrip(".")
+    command = ctx.install_hint.replace(" install", " watchdog install")
+    how = " (as administrator)" if ctx.platform == "win32" else " --method systemd (as root)"
+    return Found(ok, detail, f"{command} --config {ctx.config.path}{how}: without it, "
+                             f"killing every kiosk process at once unlocks the PC")
+
+
 def maintenance(ctx: Context) -> Found:
     guard = ctx.config.guard
     why = Maintenance(guard.maintenance_flag_file, guard.maintenance_registry_flags,
@@ -400,6 +414,7 @@ CHECKS: list[tuple[str, Callable[[Context], Found | None]]] = [
     ("standby video", _shown(VIDEO)),
     ("reboot", reboot),
     ("autostart", autostart),
+    ("watchdog", watchdog),
     ("maintenance mode", maintenance),
     ("log folder", _folder("log.dir", lambda cfg: cfg.log_dir)),
     ("cache folder", _folder("media.cache_dir", lambda cfg: cfg.cache_dir)),

@@ -56,6 +56,8 @@ class AdminExit:
         self._checking: threading.Thread | None = None
         self._result: list[bool] = []
         self._confirmed = False
+        self._trying = ""
+        self.password: str | None = None  # the right one, once typed: the watchdog checks it
 
     def handle(self, event: pygame.event.Event, now: float) -> bool:
         """Take the chord, and every key while the prompt is open; True when consumed."""
@@ -89,7 +91,7 @@ class AdminExit:
             return
         assert self.stored is not None
         password, stored, result = self.typed, self.stored, self._result
-        self.typed, self.message = "", "admin_checking"
+        self.typed, self.message, self._trying = "", "admin_checking", password
         self._checking = threading.Thread(target=lambda: result.append(verify(password, stored)),
                                           daemon=True, name="admin-check")
         self._checking.start()
@@ -103,9 +105,10 @@ class AdminExit:
             self.dirty = True
             if ok:
                 log.warning("admin exit: correct password, the kiosk stops without a reboot")
-                self.open, self._confirmed = False, True
+                self.open, self._confirmed, self.password = False, True, self._trying
             else:
                 log.warning("admin exit: wrong password")
+                self._trying = ""
                 self.message = "admin_wrong"
         if self.open and self.gate.wait_left(now) > 0:
             self.dirty = True  # the countdown ticks
