@@ -110,7 +110,7 @@ def test_powershell_passes_only_when_explorer_may_start_none_of_its_programs(ena
 
 
 @pytest.mark.parametrize(("token", "ok", "says"), [
-    (Token(1, False), True, "kiosk is a standard user"),
+    (Token(1, False), True, "this account (kiosk) is a standard user"),
     (Token(1, True), False, "full rights (UAC off, or the built-in Administrator)"),
     # Under UAC an administrator's token holds Administrators only for deny: not a member.
     (Token(3, False), False, "an administrator (UAC holds its rights back"),

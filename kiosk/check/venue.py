@@ -158,7 +158,7 @@ def judge_account(user: str, token: Token) -> Found:
     elif token.elevation == ELEVATION_DEFAULT and token.admin_member:
         what = "an administrator with full rights (UAC off, or the built-in Administrator)"
     elif token.elevation == ELEVATION_DEFAULT:
-        return passed(f"{user} is a standard user")
+        return passed(f"this account ({user}) is a standard user")
     else:
         what = f"of unknown rights (elevation type {token.elevation})"
-    return failed(f"{user} is {what}", ACCOUNT_FIX)
+    return failed(f"this account ({user}) is {what}", ACCOUNT_FIX)
