@@ -119,6 +119,9 @@ class Context:
 def _probe_display() -> Display:
     import pygame
 
+    from kiosk.cover import apply_hints
+
+    apply_hints()  # SDL sees the screen as the kiosk does (Windows: in physical pixels)
     try:
         pygame.display.init()
         sizes = pygame.display.get_desktop_sizes()
