@@ -21,7 +21,7 @@ from kiosk.cover import SDL_HINTS  # noqa: E402
 from kiosk.platform import desktop as dt  # noqa: E402
 from kiosk.platform import dpi  # noqa: E402
 from kiosk.platform.desktop import Pointer, WindowsDesktop  # noqa: E402
-from kiosk.window import WIDGET_SIZE  # noqa: E402
+from kiosk.window import GUARD_PERIOD_S, WIDGET_SIZE  # noqa: E402
 from tests.test_desktop import FakeUser32, Function  # noqa: E402
 from tests.test_window_monitors import Kiosk  # noqa: E402
 
@@ -187,6 +187,29 @@ def test_a_4k_monitor_at_150_percent_is_covered_at_its_native_resolution_and_the
     windows = [kiosk.page(), *kiosk.covered()]
     assert sum(w * h for _, _, w, h in windows) == 3840 * 2160 + 1920 * 1080
     assert all(_inside(rect, [m[1] for m in (UHD, FHD)]) for rect in windows)
+
+
+def test_a_page_or_cover_moved_off_its_monitor_is_placed_again_within_a_guard_period(caplog):
+    """Windows may move or resize a window as it crosses to a monitor of another scale
+    (WM_DPICHANGED's suggested rectangle), and so may another program: the next guard puts
+    the page and every cover back on their monitors' rectangles."""
+    user32 = DpiUser32([UHD, FHD])
+    settled(user32)
+    kiosk = Kiosk(WindowsDesktop(user32))  # type: ignore[arg-type]
+    (cover,) = kiosk.window.covers
+    cover.size = (1280, 720)  # 1920x1080 at 150 % seen as at 100 %: a strip of desktop shows
+    cover.position = (3840, 0)
+    kiosk.main.position = (10, 0)
+    with caplog.at_level("WARNING"):
+        kiosk.window.guard(GUARD_PERIOD_S)
+    assert kiosk.page() == (0, 0, 3840, 2160) and kiosk.covered() == [(3840, 0, 1920, 1080)]
+    moved = [(10, 0, 3840, 2160), (3840, 0, 1280, 720)]
+    wanted = [(0, 0, 3840, 2160), (3840, 0, 1920, 1080)]
+    assert [r.message for r in caplog.records] == [
+        f"the page or a cover was moved off its monitor ({moved}, not {wanted}): placed again"]
+    caplog.clear()
+    kiosk.window.guard(2 * GUARD_PERIOD_S)
+    assert caplog.records == []  # in place: nothing to say, nothing moved
 
 
 def test_the_widget_and_the_pointer_on_a_scaled_monitor_are_in_the_same_pixels():
