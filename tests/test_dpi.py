@@ -130,11 +130,11 @@ def test_where_v2_is_refused_per_monitor_is_declared():
 
 def test_a_process_declared_by_its_manifest_or_by_sdl_keeps_that_and_says_so():
     user32 = DpiUser32([UHD, FHD], declared=2)
-    assert settled(user32) == (True, "DPI awareness per-monitor v2 (declared before (manifest "
-                                     "or SDL)): every monitor at its native resolution")
+    assert settled(user32) == (True, "DPI awareness per-monitor v2 (set before by the manifest "
+                                     "or SDL): every monitor at its native resolution")
     forced = DpiUser32([UHD, FHD], declared=1)  # "Override high DPI scaling: System"
     ok, line = settled(forced)
-    assert not ok and line.startswith("DPI awareness system-aware (declared before")
+    assert not ok and line.startswith("DPI awareness system-aware (set before by the manifest")
     assert "Change high DPI settings" in line
 
 

@@ -81,7 +81,7 @@ def awareness(user32: Any) -> str:
 
 def verdict(declared: str | None, found: str) -> tuple[bool, str]:
     """Whether the UI's rectangles are physical pixels, and the log line that says so."""
-    how = f"declared {declared} now" if declared else "declared before (manifest or SDL)"
+    how = f"declared {declared} here" if declared else "set before by the manifest or SDL"
     if found in PHYSICAL:
         return True, f"DPI awareness {found} ({how}): every monitor at its native resolution"
     return False, (f"DPI awareness {found} ({how}), not per-monitor: Windows stretches the "
