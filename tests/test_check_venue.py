@@ -159,7 +159,7 @@ def locked_down() -> FakePC:
 
 def venue_lines(tmp_path, pc: FakePC | None, platform: str = "win32") -> dict:
     ctx = context(tmp_path, cfg_for(tmp_path, "http://127.0.0.1:9"), platform=platform,
-                  lockdown=lambda: pc)
+                  policies=lambda: pc)
     return by_name(ctx, NAMES)
 
 
@@ -199,7 +199,7 @@ def test_an_account_whose_token_cannot_be_read_fails_its_line(tmp_path):
 def test_a_demo_against_the_embedded_simulator_needs_no_lock_down_but_is_told_its_state(
         tmp_path):
     ctx = context(tmp_path, cfg_for(tmp_path, "embedded"), url="http://127.0.0.1:9",
-                  platform="win32", lockdown=lambda: FakePC(account=ADMINISTRATOR))
+                  platform="win32", policies=lambda: FakePC(account=ADMINISTRATOR))
     results = by_name(ctx, NAMES)
     assert all(r.ok for r in results.values()), results
     assert results["Task Manager"].detail == (

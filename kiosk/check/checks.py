@@ -65,7 +65,7 @@ class Context:
     run: Callable[..., Any] = run_quietly  # system tools (schtasks, systemctl)
     which: Callable[[str], str | None] = shutil.which
     load_win32: Callable[[], Any] | None = None  # the keyboard hook's DLLs (tests: a fake)
-    lockdown: Callable[[], Any] | None = None  # this PC's registry and token (tests: a fake)
+    policies: Callable[[], Any] | None = None  # this PC's registry and token (tests: a fake)
     _memo: dict[str, Any] = field(default_factory=dict)
     _locks: dict[str, threading.Lock] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -106,10 +106,10 @@ class Context:
         return self.once(f"fetch {item.name}", lambda: cache.fetch(item))
 
     def this_pc(self) -> Any:
-        """This Windows PC's registry and account token (kiosk/platform/lockdown.py)."""
+        """This Windows PC's registry and account token (kiosk/platform/policies.py)."""
         from kiosk.platform.policies import ThisPC
 
-        return self.once("lockdown", self.lockdown or ThisPC)
+        return self.once("policies", self.policies or ThisPC)
 
     def display(self) -> Display:
         """SDL's video driver and screen, without a window (call it on the main thread)."""

@@ -1,5 +1,5 @@
 """What only the venue can set on Windows: which policy closes which way out, and the
-verdict on what was read (pure; the reads are kiosk/platform/lockdown.py's).
+verdict on what was read (pure; the reads are kiosk/platform/policies.py's).
 
 Every key, value name and scope below is the one Microsoft's Policy CSP reference gives for
 the Group Policy setting named beside it (learn.microsoft.com, client-management/mdm:
