@@ -168,9 +168,13 @@ def main(argv: list[str] | None = None) -> int:
         log.error("%s", exc)  # one line on stderr (the console log) and in the log file
         return 2
     if args.role == "ui":
+        from kiosk.platform.dpi import settle
         from kiosk.platform.memory import one_heap
 
         log.info("malloc: %s", one_heap())  # before the UI's threads allocate
+        dpi = settle()  # Windows: before the first window, if the cover made none
+        if dpi is not None:
+            (log.info if dpi[0] else log.warning)("%s", dpi[1])
     remote = start_remote(cfg, client_id)
     if args.role == "ui":
         from kiosk.app import run as run_ui

@@ -29,6 +29,12 @@ SDL_HINTS = {
     # Windows refuses a background window the foreground unless SDL forces it (SDL 2
     # spells this hint's name with the HINT in it).
     "SDL_HINT_FORCE_RAISEWINDOW": "1",
+    # Windows: per-monitor DPI aware (v2), declared by SDL as its video starts, before the
+    # first window; SDL 2 declares none unless asked, and Windows would then draw the page
+    # at 2560x1440 on a 4K monitor at 150 % and stretch it. DPI_SCALING 0 keeps SDL's
+    # coordinates in pixels, the same physical pixels as user32's (kiosk/platform/dpi.py).
+    "SDL_WINDOWS_DPI_AWARENESS": "permonitorv2",
+    "SDL_WINDOWS_DPI_SCALING": "0",
 }
 
 

@@ -184,7 +184,7 @@ class KioskWindow:
             return False
         self.next_guard = now + GUARD_PERIOD_S
         size = self.window.size
-        if self._look() and self.fullscreen:
+        if self._look() and self.fullscreen or self._misplaced():
             self._cover_monitors()
             self.raise_()  # a new cover took the focus as it was shown: the page's again
         self.keyboard.engage()  # a no-op while it holds
@@ -197,6 +197,19 @@ class KioskWindow:
                     self.desktop.lift(cover.handle)
                 self.window.focus()
         return self.window.size != size
+
+    def _misplaced(self) -> bool:
+        """Whether the page or a cover is off its monitor's rectangle: something moved or
+        resized it (Windows does on a DPI change; so may another program); one log line."""
+        if not self.fullscreen or self.layout is None:
+            return False
+        wanted = [self.layout.page.rect, *(m.rect for m in self.layout.covered)]
+        placed = [(*w.position, *w.size) for w in (self.window, *self.covers)]
+        if placed == wanted:
+            return False
+        log.warning("the page or a cover was moved off its monitor (%s, not %s): placed again",
+                    placed, wanted)
+        return True
 
     def _look(self) -> bool:
         """Read the monitors again; True (and one log line) when they changed."""

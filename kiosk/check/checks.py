@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from kiosk import contract
+from kiosk.check import venue
 from kiosk.check.report import Found, failed, passed
 from kiosk.config import Config, ConfigError
 from kiosk.identity import Identity, Unregistered
@@ -64,6 +65,7 @@ class Context:
     run: Callable[..., Any] = run_quietly  # system tools (schtasks, systemctl)
     which: Callable[[str], str | None] = shutil.which
     load_win32: Callable[[], Any] | None = None  # the keyboard hook's DLLs (tests: a fake)
+    policies: Callable[[], Any] | None = None  # this PC's registry and token (tests: a fake)
     _memo: dict[str, Any] = field(default_factory=dict)
     _locks: dict[str, threading.Lock] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -103,6 +105,12 @@ class Context:
         cache = MediaCache(self.folder, base, cfg.timeout_s, within_s=2 * cfg.timeout_s + 2)
         return self.once(f"fetch {item.name}", lambda: cache.fetch(item))
 
+    def this_pc(self) -> Any:
+        """This Windows PC's registry and account token (kiosk/platform/policies.py)."""
+        from kiosk.platform.policies import ThisPC
+
+        return self.once("policies", self.policies or ThisPC)
+
     def display(self) -> Display:
         """SDL's video driver and screen, without a window (call it on the main thread)."""
         return self.once("display", _probe_display)
@@ -111,6 +119,9 @@ class Context:
 def _probe_display() -> Display:
     import pygame
 
+    from kiosk.cover import apply_hints
+
+    apply_hints()  # SDL sees the screen as the kiosk does (Windows: in physical pixels)
     try:
         pygame.display.init()
         sizes = pygame.display.get_desktop_sizes()
@@ -399,6 +410,50 @@ def keyboard_lock(ctx: Context) -> Found:
                   f"installed now); {grab}")
 
 
+# --- what only the venue can set (Windows) -----------------------------------------------
+
+
+def _windows_only(look: Callable[[Any], Found]) -> Callable[[Context], Found]:
+    """A Windows setting, judged from this PC's registry or token; elsewhere it says so. A
+    demo (the embedded simulator) needs no lock-down: its line still says what is set."""
+
+    def check(ctx: Context) -> Found:
+        if ctx.platform != "win32":
+            return passed(venue.NOT_HERE)
+        found = look(ctx.this_pc())
+        if not found.ok and _demo(ctx):
+            return passed(f"{found.detail}; not needed for a demo against the embedded "
+                          "simulator")
+        return found
+
+    return check
+
+
+def _policy(setting: venue.Setting) -> Callable[[Context], Found]:
+    def look(pc: Any) -> Found:
+        return venue.judge(setting, {hive: pc.registry.value(hive, setting.key, setting.value)
+                                     for hive in setting.hives})
+
+    return _windows_only(look)
+
+
+def _powershell(pc: Any) -> Found:
+    key = f"{venue.EXPLORER}\\DisallowRun"
+    return venue.judge_powershell(pc.registry.value("HKCU", venue.EXPLORER, "DisallowRun"),
+                                  pc.registry.strings("HKCU", key))
+
+
+def _account(pc: Any) -> Found:
+    import getpass
+
+    user = getpass.getuser()
+    try:
+        token = pc.token()
+    except OSError as exc:
+        return failed(f"cannot read this account's rights: {exc}", venue.ACCOUNT_FIX)
+    return venue.judge_account(user, token)
+
+
 CHECKS: list[tuple[str, Callable[[Context], Found | None]]] = [
     ("config", config_valid),
     ("client id", client_id),
@@ -422,4 +477,7 @@ CHECKS: list[tuple[str, Callable[[Context], Found | None]]] = [
     ("remote log", remote_log),
     ("full screen", full_screen),
     ("keyboard lock", keyboard_lock),
+    ("standard account", _windows_only(_account)),
+    *[(setting.name, _policy(setting)) for setting in venue.SETTINGS],
+    ("PowerShell", _windows_only(_powershell)),
 ]
