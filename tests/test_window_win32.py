@@ -22,12 +22,11 @@ import pytest
 from kiosk.platform import desktop as dt
 from kiosk.platform.desktop import Monitor
 from kiosk.window import GUARD_PERIOD_S, KioskWindow
+from tests.win32_user32 import WS_EX_TOPMOST, User32
 from tests.window_fakes import FakeKeyboard
 
 pytestmark = pytest.mark.win32
 
-WS_EX_TOPMOST = 0x00000008
-GW_HWNDNEXT = 2
 INTRUDER = (200, 150, 400, 300)  # x, y, width, height: over the page
 
 # Another program's window: topmost, over the page; with "1" it takes the foreground as it
@@ -57,38 +56,6 @@ msg = ctypes.create_string_buffer(64)
 while u.GetMessageW(msg, None, 0, 0) > 0:
     u.DispatchMessageW(msg)
 """
-
-
-class User32:
-    """The calls a test reads the windows with."""
-
-    def __init__(self) -> None:
-        self.dll = ctypes.WinDLL("user32")  # type: ignore[attr-defined]
-        handle = ctypes.c_void_p
-        for name, argtypes, restype in [
-            ("GetWindowLongPtrW", [handle, ctypes.c_int], ctypes.c_ssize_t),
-            ("GetForegroundWindow", [], handle),
-            ("GetWindow", [handle, ctypes.c_uint], handle),
-            ("SetWindowPos", [handle, handle] + [ctypes.c_int] * 4 + [ctypes.c_uint],
-             ctypes.c_int),
-        ]:
-            function = getattr(self.dll, name)
-            function.argtypes, function.restype = argtypes, restype
-
-    def ex_style(self, hwnd: int) -> int:
-        return self.dll.GetWindowLongPtrW(hwnd, dt.GWL_EXSTYLE)
-
-    def topmost(self, hwnd: int) -> bool:
-        return bool(self.ex_style(hwnd) & WS_EX_TOPMOST)
-
-    def above(self, upper: int, lower: int) -> bool:
-        """Whether ``upper`` is above ``lower`` in the z-order."""
-        hwnd = self.dll.GetWindow(upper, GW_HWNDNEXT)
-        while hwnd:
-            if hwnd == lower:
-                return True
-            hwnd = self.dll.GetWindow(hwnd, GW_HWNDNEXT)
-        return False
 
 
 class TwoMonitors(dt.WindowsDesktop):
