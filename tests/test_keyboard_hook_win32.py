@@ -10,7 +10,6 @@ asynchronous key state are right. A late call is made with a key's time stamp
 
 from __future__ import annotations
 
-import sys
 import time
 
 import pytest
@@ -18,11 +17,10 @@ import pytest
 from kiosk.platform import keyboard as kb
 from kiosk.platform.keyboard import VK_ESCAPE, VK_F4, VK_LWIN, VK_RWIN, VK_SPACE, VK_TAB
 from tests.waiting import wait_until
+from tests.win32_keys import VK_LCONTROL, VK_LMENU, VK_LSHIFT, KeyObserver, combo
 
 pytestmark = pytest.mark.win32
 
-if sys.platform == "win32":
-    from tests.win32_keys import VK_LCONTROL, VK_LMENU, VK_LSHIFT, KeyObserver, combo
 
 VK_A, VK_RETURN = 0x41, 0x0D
 
