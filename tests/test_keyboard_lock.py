@@ -336,15 +336,20 @@ def test_a_late_callback_installs_the_hook_again_once(win32, hook, caplog):
     """Windows 7+ drops a hook that overran LowLevelHooksTimeout without telling anyone."""
     hook.engage()
     first = next(iter(win32.hooks))
-    win32.ticks += 1000  # a second later, a key on time: the usual delay
-    assert win32.key(VK_A) == 0
+    installed_when_removed = []
+    unhook = win32.user32.UnhookWindowsHookEx.body
+    win32.user32.UnhookWindowsHookEx.body = lambda handle: (
+        installed_when_removed.append(len(win32.hooks)) or unhook(handle))
+    win32.ticks += 1000  # a second after the hook was installed
     with caplog.at_level(logging.WARNING, logger=kb.__name__):
         assert win32.key(VK_LWIN, late_ms=kb.LATE_MS + 50) == 1  # still swallowed
         wait_until(lambda: hook.reinstalls == 1 and len(win32.hooks) == 1
                    and first not in win32.hooks, 5, 0.01, "the hook was not installed again")
     assert win32.unhooked == [first]
+    assert installed_when_removed == [2]  # the new one was in first: no key passed between
     assert win32.key(VK_A, late_ms=10) == 0 and hook.reinstalls == 1
-    assert any("installing it again" in r.message for r in caplog.records)
+    assert any("installed it again (it was still in place)" in r.message
+               for r in caplog.records)
 
 
 def test_a_hook_that_cannot_be_installed_is_logged_once_and_shown(caplog):

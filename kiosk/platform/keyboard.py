@@ -367,11 +367,14 @@ class WindowsKeyHook:
             log.info("keyboard hook removed: every key passes")
 
     def _reinstall(self) -> None:
-        """After a late callback Windows may have dropped the hook without a word."""
-        self.reinstalls += 1
-        log.warning("keyboard hook answered late; installing it again")
-        self._uninstall()
-        self._install()
+        """After a late callback Windows may have dropped the hook without a word. The new
+        hook goes in before the old one is removed: no key passes in between."""
+        old = self._hook
+        if self._install():
+            dropped = not self.user32.UnhookWindowsHookEx(old)  # gone already: Windows did it
+            self.reinstalls += 1
+            log.warning("keyboard hook answered late; installed it again (%s)",
+                        "Windows had dropped it" if dropped else "it was still in place")
         self._rehook_asked = False
 
     def _callback(self, code: int, wparam: int, lparam: int) -> int:
