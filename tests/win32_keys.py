@@ -51,14 +51,31 @@ def combo(*keys: int) -> list[Stroke]:
     return [(vk, True) for vk in keys] + [(vk, False) for vk in reversed(keys)]
 
 
+def inject(strokes: Iterable[Stroke], *, stamp_age_ms: int | None = None) -> None:
+    """Each stroke through ``SendInput``, as a keyboard gives it: with its scan code (SDL
+    drops a key event whose scan code is 0). ``stamp_age_ms``: give every event a time
+    stamp that long ago instead of letting the system stamp it."""
+    user32, kernel32 = kb.load_win32()
+    kb.declare(user32, kernel32)
+    user32.SendInput.argtypes = [ctypes.c_uint, ctypes.POINTER(INPUT), ctypes.c_int]
+    user32.SendInput.restype = ctypes.c_uint
+    for vk, down in strokes:
+        stamp = 0
+        if stamp_age_ms is not None:
+            stamp = (kernel32.GetTickCount() - stamp_age_ms) & 0xFFFFFFFF
+        event = INPUT(type=INPUT_KEYBOARD)
+        event.u.ki = KEYBDINPUT(wVk=vk, wScan=user32.MapVirtualKeyW(vk, 0),
+                                dwFlags=0 if down else KEYEVENTF_KEYUP, time=stamp)
+        if user32.SendInput(1, ctypes.byref(event), ctypes.sizeof(INPUT)) != 1:
+            raise OSError(f"SendInput failed (error {ctypes.get_last_error()})")
+
+
 class KeyObserver:
     """The end of the hook chain, on a message-pumping thread of its own (see the module)."""
 
     def __init__(self) -> None:
         self.user32, self.kernel32 = kb.load_win32()
         kb.declare(self.user32, self.kernel32)
-        self.user32.SendInput.argtypes = [ctypes.c_uint, ctypes.POINTER(INPUT), ctypes.c_int]
-        self.user32.SendInput.restype = ctypes.c_uint
         self.seen: list[tuple[int, int]] = []  # (virtual key, message) of each event let through
         self._proc = kb.HOOKPROC(self._callback)
         self._ready = threading.Event()
@@ -94,15 +111,7 @@ class KeyObserver:
         virtual keys of the presses that reached the observer. ``stamp_age_ms``: give
         every event a time stamp that long ago instead of letting the system stamp it."""
         self.seen.clear()
-        strokes = [*strokes, (VK_F24, True), (VK_F24, False)]
-        for vk, down in strokes:
-            stamp = 0
-            if stamp_age_ms is not None:
-                stamp = (self.kernel32.GetTickCount() - stamp_age_ms) & 0xFFFFFFFF
-            event = INPUT(type=INPUT_KEYBOARD)
-            event.u.ki = KEYBDINPUT(wVk=vk, dwFlags=0 if down else KEYEVENTF_KEYUP, time=stamp)
-            if self.user32.SendInput(1, ctypes.byref(event), ctypes.sizeof(INPUT)) != 1:
-                raise OSError(f"SendInput failed (error {ctypes.get_last_error()})")
+        inject([*strokes, (VK_F24, True), (VK_F24, False)], stamp_age_ms=stamp_age_ms)
         deadline = time.monotonic() + 10
         while not {(VK_F24, kb.WM_KEYUP), (VK_F24, kb.WM_SYSKEYUP)} & set(self.seen):
             if time.monotonic() > deadline:
