@@ -78,7 +78,7 @@ def kiosk(monkeypatch) -> Iterator[KioskWindow]:
     pygame.display.init()
     desktop = TwoMonitors(ctypes.WinDLL("user32"))  # type: ignore[attr-defined]
     window = KioskWindow(fullscreen=True, window_size=(0, 0), corner="top-right",
-                         keyboard=lambda window: FakeKeyboard(), desktop=desktop)
+                         keyboard=lambda window, handles: FakeKeyboard(), desktop=desktop)
     try:
         assert window.covers, "the second monitor has a cover"
         yield window
