@@ -1,5 +1,6 @@
 """Memory given back to the OS on entering C (kiosk/platform/memory.py): glibc's heap and
-the decoder's code pages for real on Linux, the working-set trim with a fake kernel32."""
+the decoder's code pages for real on Linux; the working-set trim and figure for real under
+a real Win32, with a fake kernel32 for what Wine never does (refuse the trim)."""
 
 from __future__ import annotations
 
