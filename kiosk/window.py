@@ -5,7 +5,9 @@ On top means topmost, and the kiosk sees to it itself through the Desktop (``lif
 on Windows SDL 2's ``WIN_RaiseWindow`` (``SDL_HINT_FORCE_RAISEWINDOW``, kiosk/cover.py)
 sets ``HWND_TOPMOST`` and then, unconditionally, ``HWND_NOTOPMOST`` on every raise
 (src/video/windows/SDL_windowswindow.c, release-2.32.x; SDL 3 keeps the flag), while SDL
-still believes its always-on-top flag set, so ``always_on_top = True`` does nothing. Under
+still believes its always-on-top flag set, so ``always_on_top = True`` does nothing (a
+move or resize puts ``HWND_TOPMOST`` back, WIN_SetWindowPositionInternal: the widget and
+the covers kept it). Under
 Wine the page had lost ``WS_EX_TOPMOST`` from its first frame, and a topmost window of
 another program stayed over it. So the page and every cover are lifted after each raise
 and in every guard period; the widget once as C starts, without taking the focus.

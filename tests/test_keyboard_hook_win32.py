@@ -101,4 +101,3 @@ def test_a_late_key_reinstalls_the_hook_which_then_still_holds(observer, hook):
                5, 0.01, "the hook was not installed again")
     assert observer.type(combo(VK_LWIN)) == []
     assert observer.type(combo(VK_LMENU, VK_TAB)) == [VK_LMENU]
-    assert hook.reinstalls == 1
