@@ -124,7 +124,9 @@ def main(argv: list[str] | None = None) -> int:
     cover = cover_first(argv)
     import logging
 
-    from kiosk import config, identity
+    from kiosk import config, console, identity
+
+    console.make_safe()  # a line the console's code page cannot carry must not end us
 
     log = logging.getLogger("kiosk")
     if argv[:1] and argv[0] in AUTOSTART_COMMANDS:

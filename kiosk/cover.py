@@ -26,8 +26,13 @@ SDL_HINTS = {
     "SDL_NO_SIGNAL_HANDLERS": "1",
     # With the keyboard grabbed SDL would itself minimise a full-screen window on Alt+Tab.
     "SDL_ALLOW_ALT_TAB_WHILE_GRABBED": "0",
-    # Windows refuses a background window the foreground unless SDL forces it (SDL 2
-    # spells this hint's name with the HINT in it).
+    # Kept: without it SDL 2's raise is a bare SetForegroundWindow, which Windows refuses
+    # a background process (the page would only flash in the taskbar), so a locked page
+    # could never take the focus back from another program. With it SDL attaches to the
+    # foreground thread's input, bumps the window through HWND_TOPMOST and back to
+    # HWND_NOTOPMOST, then takes the foreground, focus and activation (WIN_RaiseWindow,
+    # SDL 2.32). The kiosk makes its windows topmost again after every raise
+    # (kiosk/window.py). SDL 2 spells this hint's name with the HINT in it.
     "SDL_HINT_FORCE_RAISEWINDOW": "1",
     # Windows: per-monitor DPI aware (v2), declared by SDL as its video starts, before the
     # first window; SDL 2 declares none unless asked, and Windows would then draw the page

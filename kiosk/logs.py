@@ -71,9 +71,10 @@ def setup(log_dir: Path | None, name: str) -> None:
     root.setLevel(logging.INFO)
     for handler in list(root.handlers):
         root.removeHandler(handler)
-    console = logging.StreamHandler(sys.stderr)
-    console.setFormatter(logging.Formatter(FORMAT))
-    root.addHandler(console)
+    if sys.stderr is not None:  # None: pythonw or the windowed build, no console at all
+        console = logging.StreamHandler(sys.stderr)
+        console.setFormatter(logging.Formatter(FORMAT))
+        root.addHandler(console)
     if log_dir is not None:
         try:
             log_dir.mkdir(parents=True, exist_ok=True)

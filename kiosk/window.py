@@ -1,5 +1,17 @@
 """The kiosk's windows: the page full screen and on top while locked, with every other
-monitor covered; in C the small widget, which the customer may move and collapse."""
+monitor covered; in C the small widget, which the customer may move and collapse.
+
+On top means topmost, and the kiosk sees to it itself through the Desktop (``lift``):
+on Windows SDL 2's ``WIN_RaiseWindow`` (``SDL_HINT_FORCE_RAISEWINDOW``, kiosk/cover.py)
+sets ``HWND_TOPMOST`` and then, unconditionally, ``HWND_NOTOPMOST`` on every raise
+(src/video/windows/SDL_windowswindow.c, release-2.32.x; SDL 3 keeps the flag), while SDL
+still believes its always-on-top flag set, so ``always_on_top = True`` does nothing (a
+move or resize puts ``HWND_TOPMOST`` back, WIN_SetWindowPositionInternal: the widget and
+the covers kept it). Under
+Wine the page had lost ``WS_EX_TOPMOST`` from its first frame, and a topmost window of
+another program stayed over it. So the page and every cover are lifted after each raise
+and in every guard period; the widget once as C starts, without taking the focus.
+"""
 
 from __future__ import annotations
 
@@ -156,8 +168,6 @@ class KioskWindow:
         return True
 
     def raise_(self) -> None:
-        for cover in self.covers:
-            self.desktop.lift(cover.handle)
         self.window.always_on_top = True
         self.window.show()
         self.window.focus()
@@ -167,13 +177,22 @@ class KioskWindow:
                 # the input focus back on an X server without a window manager.
                 warnings.simplefilter("ignore", DeprecationWarning)
                 self.window.focus(input_only=True)
+        self._on_top()
+
+    def _on_top(self) -> None:
+        """Every cover and the page topmost again, above any other program's topmost
+        window (on Windows SDL's raise has just taken it away: see the module)."""
+        for cover in self.covers:
+            self.desktop.lift(cover.handle)
+        self.desktop.lift(self.window.handle)
 
     def guard(self, now: float) -> bool:
         """Called every loop turn. On a locked page, every GUARD_PERIOD_S: every monitor
         covered again if the monitors changed, the keyboard lock again if it failed or
-        its thread died, back on top, and the focus back if something took it (some
-        window managers never send the focus-lost event). In C, every WIDGET_LOOK_S: the
-        widget back on a monitor if its own went. True when the page's size changed."""
+        its thread died, the page and covers topmost above any other program's topmost
+        window, and the focus back if something took it (some window managers never send
+        the focus-lost event). In C, every WIDGET_LOOK_S: the widget back on a monitor if
+        its own went. True when the page's size changed."""
         if self.mode == "widget":
             if now >= self.next_guard:
                 self.next_guard = now + WIDGET_LOOK_S
@@ -192,9 +211,9 @@ class KioskWindow:
             self.take_focus_back()
         else:
             self.stolen = False
+            # Neither Windows nor X11 tells anyone that a window went over ours.
+            self._on_top()
             if self.x11:
-                for cover in self.covers:  # X11 tells no one that a window went over ours
-                    self.desktop.lift(cover.handle)
                 self.window.focus()
         return self.window.size != size
 
@@ -277,6 +296,7 @@ class KioskWindow:
         self.window.borderless = True
         self.window.always_on_top = True
         self.desktop.no_activate(self.window.handle, True)  # a click leaves the game focused
+        self.desktop.lift(self.window.handle)  # SDL's last raise took topmost away
         log.info("window is the widget at %s%s", self.window.position,
                  " (collapsed)" if self.place.collapsed else "")
 

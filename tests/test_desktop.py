@@ -1,7 +1,9 @@
 """Reading the monitors and the pointer from the OS (kiosk/platform/desktop.py): the Windows
 branch against a fake user32 that answers as Windows documents it, the X11 branch's
 checks against fake libraries (the real X server is in tests/e2e/test_monitors.py), and
-the choice of reader."""
+the choice of reader. The real user32 is in tests/test_desktop_win32.py; the Windows fakes
+stay for what Wine on one Xvfb screen cannot show: several monitors with their work areas,
+swapped mouse buttons, a pointer on a secure desktop, 32-bit Windows' GetWindowLongW."""
 
 from __future__ import annotations
 

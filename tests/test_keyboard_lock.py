@@ -3,7 +3,11 @@
 The decision is a pure function, checked over every virtual-key code. The ctypes side
 runs against a fake user32/kernel32 whose SetWindowsHookExW keeps the real ctypes
 callback, so the tests call it exactly as Windows would: with a pointer to a real
-KBDLLHOOKSTRUCT, on the hook's own message-pumping thread.
+KBDLLHOOKSTRUCT, on the hook's own message-pumping thread. The real hook under a real
+Win32 is tests/test_keyboard_hook_win32.py; the fakes stay for what Wine cannot show:
+``LLKHF_ALTDOWN`` (Windows sets it whenever Alt is down, Wine 8 never), a hook that cannot
+be installed, a failing call inside the hook, a hook thread slow to start, and ctypes'
+signatures on Linux.
 """
 
 from __future__ import annotations
@@ -98,6 +102,49 @@ def test_every_other_key_passes_so_typing_and_esc_on_page_d_still_work():
     assert not swallow(VK_DELETE, LLKHF_ALTDOWN, ctrl_down=True)  # Ctrl+Alt+Del: unstoppable
 
 
+def test_alt_is_down_by_the_flag_the_sys_message_or_the_key_state_for_every_key():
+    """Over every virtual key: any one sign is enough (Wine gives only the last two), and
+    F10 alone, which comes as WM_SYSKEYDOWN to open the menu bar, is no Alt."""
+    for vk in range(1, 255):
+        for message in (kb.WM_KEYDOWN, kb.WM_KEYUP, kb.WM_SYSKEYDOWN, kb.WM_SYSKEYUP):
+            sys_message = message in (kb.WM_SYSKEYDOWN, kb.WM_SYSKEYUP)
+            for flags in (0, LLKHF_UP, LLKHF_ALTDOWN, LLKHF_INJECTED):
+                for state in (False, True):
+                    expected = (bool(flags & LLKHF_ALTDOWN) or state
+                                or (sys_message and vk != kb.VK_F10))
+                    assert kb.alt_down(flags, message, state, vk) == expected, (vk, message)
+
+
+@pytest.mark.parametrize("name,vk", [("Alt+Tab", VK_TAB), ("Alt+F4", VK_F4)])
+def test_alt_shortcuts_as_wine_delivers_them_are_swallowed_too(win32, hook, name, vk):
+    """No LLKHF_ALTDOWN: WM_SYSKEYDOWN, or only the key state (Ctrl+Alt+Tab, WM_KEYDOWN)."""
+    hook.engage()
+    assert win32.key(vk, message=kb.WM_SYSKEYDOWN) == 1, name
+    assert win32.key(vk, LLKHF_UP, message=kb.WM_SYSKEYUP) == 1, name
+    assert win32.key(vk, message=kb.WM_KEYDOWN) == 0, name
+    win32.alt = True
+    assert win32.key(vk, message=kb.WM_KEYDOWN) == 1, name
+
+
+def test_tick_differences_are_signed_and_survive_the_49_day_wrap():
+    assert kb.tick_difference(1010, 1000) == 10
+    assert kb.tick_difference(1000, 1010) == -10
+    assert kb.tick_difference(5, 0xFFFF_FFF0) == 21
+    assert kb.tick_difference(0xFFFF_FFF0, 5) == -21
+
+
+def test_a_call_is_late_after_late_ms_but_only_for_keys_stamped_after_the_hook():
+    """Windows 7+ drops a hook that answered too late; the keys queued behind that one
+    stall reached the hook before this one was installed and do not count against it."""
+    installed = 1_000
+    assert not kb.late_call(2_000, 2_000 - kb.LATE_MS, installed)
+    assert kb.late_call(2_000, 2_000 - kb.LATE_MS - 1, installed)
+    assert not kb.late_call(2_000, installed - 1, installed)  # queued before the hook
+    assert kb.late_call(2_000, installed, installed)
+    assert not kb.late_call(2_000, 2_500, installed)  # a stamp ahead of the clock
+    assert kb.late_call(300, 0xFFFF_FFF0, 0xFFFF_FF00)  # across GetTickCount's wrap
+
+
 # --------------------------------------------------------------------------- fakes
 
 
@@ -124,6 +171,7 @@ class FakeWin32:
         self.unhooked: list[int] = []
         self.next_hook_calls: list[tuple[Any, int, int, int]] = []
         self.ctrl = False
+        self.alt = False  # Alt held, as GetAsyncKeyState tells it
         self.ticks = 1000
         self.async_fails = False
         self.pump_gate = threading.Event()  # GetMessageW waits for it: a slow hook thread
@@ -185,17 +233,19 @@ class FakeWin32:
     def GetAsyncKeyState(self, vk: int) -> int:  # noqa: N802
         if self.async_fails:
             raise OSError("access denied")
-        assert vk == kb.VK_CONTROL
-        return -32768 if self.ctrl else 0  # the high bit of a SHORT, as ctypes returns it
+        held = {kb.VK_CONTROL: self.ctrl, kb.VK_MENU: self.alt}[vk]
+        return -32768 if held else 0  # the high bit of a SHORT, as ctypes returns it
 
     # what the tests do: press keys as Windows would deliver them to the hook
-    def key(self, vk: int, flags: int = 0, code: int = kb.HC_ACTION, late_ms: int = 0) -> int:
+    def key(self, vk: int, flags: int = 0, code: int = kb.HC_ACTION, late_ms: int = 0,
+            message: int | None = None) -> int:
         """Run the installed hook for one key event; its answer (nonzero: swallowed)."""
         assert len(self.hooks) == 1, f"want one installed hook, have {list(self.hooks)}"
         proc = next(iter(self.hooks.values()))
         event = kb.KBDLLHOOKSTRUCT(vkCode=vk, scanCode=0, flags=flags,
                                    time=(self.ticks - late_ms) & 0xFFFFFFFF)
-        message = kb.WM_SYSKEYDOWN if flags & LLKHF_ALTDOWN else kb.WM_KEYDOWN
+        if message is None:
+            message = kb.WM_SYSKEYDOWN if flags & LLKHF_ALTDOWN else kb.WM_KEYDOWN
         return proc(code, message, ctypes.addressof(event))
 
 
@@ -286,13 +336,20 @@ def test_a_late_callback_installs_the_hook_again_once(win32, hook, caplog):
     """Windows 7+ drops a hook that overran LowLevelHooksTimeout without telling anyone."""
     hook.engage()
     first = next(iter(win32.hooks))
+    installed_when_removed = []
+    unhook = win32.user32.UnhookWindowsHookEx.body
+    win32.user32.UnhookWindowsHookEx.body = lambda handle: (
+        installed_when_removed.append(len(win32.hooks)) or unhook(handle))
+    win32.ticks += 1000  # a second after the hook was installed
     with caplog.at_level(logging.WARNING, logger=kb.__name__):
         assert win32.key(VK_LWIN, late_ms=kb.LATE_MS + 50) == 1  # still swallowed
         wait_until(lambda: hook.reinstalls == 1 and len(win32.hooks) == 1
                    and first not in win32.hooks, 5, 0.01, "the hook was not installed again")
     assert win32.unhooked == [first]
+    assert installed_when_removed == [2]  # the new one was in first: no key passed between
     assert win32.key(VK_A, late_ms=10) == 0 and hook.reinstalls == 1
-    assert any("installing it again" in r.message for r in caplog.records)
+    assert any("installed it again (it was still in place)" in r.message
+               for r in caplog.records)
 
 
 def test_a_hook_that_cannot_be_installed_is_logged_once_and_shown(caplog):

@@ -203,25 +203,10 @@ def test_under_wine_every_part_engages_on_real_windows_and_c_gives_all_back(
 
 
 def send_keys(*vks: int) -> None:
-    """Press and release each virtual key with SendInput, as a keyboard would (with its
-    scan code: SDL drops a key event whose scan code is 0)."""
-    import ctypes
+    """Press and release each virtual key with SendInput, as a keyboard would."""
+    from tests.win32_keys import inject
 
-    class KEYBDINPUT(ctypes.Structure):
-        _fields_ = [("wVk", ctypes.c_uint16), ("wScan", ctypes.c_uint16),
-                    ("dwFlags", ctypes.c_uint32), ("time", ctypes.c_uint32),
-                    ("dwExtraInfo", ctypes.c_size_t)]
-
-    class INPUT(ctypes.Structure):  # type INPUT_KEYBOARD; the union padded to MOUSEINPUT's size
-        _fields_ = [("type", ctypes.c_uint32), ("ki", KEYBDINPUT),
-                    ("_pad", ctypes.c_ubyte * 8)]
-
-    user32 = ctypes.WinDLL("user32", use_last_error=True)  # type: ignore[attr-defined]
-    user32.SendInput.argtypes = [ctypes.c_uint, ctypes.POINTER(INPUT), ctypes.c_int]
-    for vk in vks:
-        for flags in (0, 0x2):  # KEYEVENTF_KEYUP
-            event = INPUT(type=1, ki=KEYBDINPUT(vk, user32.MapVirtualKeyW(vk, 0), flags, 0, 0))
-            assert user32.SendInput(1, ctypes.byref(event), ctypes.sizeof(INPUT)) == 1
+    inject(stroke for vk in vks for stroke in ((vk, True), (vk, False)))
 
 
 def keys_heard(seconds: float = 0.3) -> list[tuple[str, str]]:

@@ -1,5 +1,6 @@
 """Memory given back to the OS on entering C (kiosk/platform/memory.py): glibc's heap and
-the decoder's code pages for real on Linux, the working-set trim with a fake kernel32."""
+the decoder's code pages for real on Linux; the working-set trim and figure for real under
+a real Win32, with a fake kernel32 for what Wine never does (refuse the trim)."""
 
 from __future__ import annotations
 
@@ -104,6 +105,32 @@ def test_windows_empties_the_working_set_of_this_process():
     assert kernel32.calls == [(Kernel32.CURRENT, size_t_minus_one, size_t_minus_one)]
     assert memory.give_back([], "win32", kernel32=Kernel32(ok=0)) == (
         "working set not trimmed: SetProcessWorkingSetSize failed")
+
+
+@pytest.mark.win32
+def test_windows_reads_the_working_set_from_the_processs_own_counters():
+    """Real kernel32: touching 64 MB grows the figure by about that much (Wine fills
+    PROCESS_MEMORY_COUNTERS from the process's resident set)."""
+    before = memory.resident_mb()
+    block = bytearray(64 * MB)
+    block[::mmap.PAGESIZE] = b"\1" * (len(block) // mmap.PAGESIZE)  # every page touched
+    after = memory.resident_mb()
+    assert before is not None and after is not None and after - before > 48, (before, after)
+
+
+@pytest.mark.win32
+def test_windows_takes_the_working_set_trim_for_real():
+    """Real kernel32 accepts (SIZE_T)-1 twice for this process (what a trim gives back is
+    Windows' to decide; Wine accepts the call and keeps the pages)."""
+    assert memory.give_back([Path(memory.__file__).parent], "win32") == "working set trimmed"
+    assert memory.resident_mb() is not None
+
+
+def test_the_working_set_counters_have_the_windows_layout():
+    # DWORD, DWORD, then eight SIZE_Ts: 72 bytes on 64-bit Windows, 40 on 32-bit.
+    pointer = ctypes.sizeof(ctypes.c_void_p)
+    assert ctypes.sizeof(memory.PROCESS_MEMORY_COUNTERS) == 8 + 8 * pointer
+    assert memory.PROCESS_MEMORY_COUNTERS.WorkingSetSize.offset == 8 + pointer
 
 
 def test_other_systems_are_left_alone():

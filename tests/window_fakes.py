@@ -93,5 +93,8 @@ class FakeKeyboard:
     def release(self) -> None:
         pass
 
+    def close(self) -> None:
+        pass
+
     def status(self) -> str:
         return "fake keyboard lock"

@@ -18,7 +18,7 @@ import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from kiosk import config, identity
+from kiosk import config, console, identity
 from kiosk.check.checks import CHECKS, Context, Found
 from kiosk.check.report import Result, as_json, exit_code, lines, marks_for
 
@@ -100,8 +100,7 @@ def show(results: list[Result], as_text: bool) -> None:
     if not as_text:
         print(as_json(results))
         return
-    if hasattr(sys.stdout, "reconfigure"):
-        sys.stdout.reconfigure(errors="replace")  # a Chinese name on a Western console
+    console.make_safe()  # a Chinese name on a Western console (main.py did it already)
     for text in lines(results, marks_for(getattr(sys.stdout, "encoding", None))):
         print(text)
 

@@ -17,6 +17,26 @@ the hook runs on the thread that installed it, through that thread's message loo
 returning nonzero swallows the key; a hook slower than ``LowLevelHooksTimeout``
 (HKCU\\Control Panel\\Desktop, at most 1 s since Windows 10 1709) is removed
 silently on Windows 7 and later, so a late callback makes us install it again.
+Alt is down when ``LLKHF_ALTDOWN`` is set, the message is ``WM_SYSKEYDOWN``/``WM_SYSKEYUP``
+(but for F10 alone, which opens the menu bar) or ``GetAsyncKeyState(VK_MENU)`` says so
+(the asynchronous state is updated after the hook runs, so it is right for every key but
+Alt itself, which the other two cover). Any one is enough: Wine 8 never sets the flag
+(its messages and key state are right), and with Ctrl held too (Ctrl+Alt+Tab) the message
+is ``WM_KEYDOWN`` (seen under Wine; F10 alone came as ``WM_SYSKEYDOWN`` there).
+
+When is a call late? ``KBDLLHOOKSTRUCT.time`` is the event's ``GetTickCount`` stamp;
+a call more than ``LATE_MS`` after it may have been one Windows gave up on. Only events
+stamped after the hook now installed count: the keys queued behind one stall make one
+reinstall, not one each.
+
+Under Wine (measured on Xvfb) every key from the X server came about 5 s late and the
+hook was gone after it, which looked like a misfiring check but is a real drop: Wine
+calls low-level hooks from the thread that reads the X event, the UI thread inside
+pygame's event pump, which holds the GIL the hook's Python callback needs, so the call
+waits for Wine's hook timeout, and Wine then removes the hook as Windows 7+ does.
+Windows calls them from its raw-input thread, which holds no GIL. Keys injected with
+``SendInput`` from a thread that released the GIL (ctypes does) reach the hook at once
+under Wine too (tests/test_keyboard_hook_win32.py).
 """
 
 from __future__ import annotations
@@ -50,10 +70,14 @@ WM_QUIT = 0x0012
 WM_USER = 0x0400
 PM_NOREMOVE = 0
 WM_KEYDOWN = 0x0100
+WM_KEYUP = 0x0101
 WM_SYSKEYDOWN = 0x0104
+WM_SYSKEYUP = 0x0105
 WM_APP = 0x8000
 WM_REHOOK = WM_APP + 1  # posted by a late callback to the hook thread: install again
 KEY_DOWN_BIT = 0x8000  # GetAsyncKeyState: the key is down now
+VK_MENU = 0x12  # either Alt
+VK_F10 = 0x79
 
 WIN_KEYS = frozenset({VK_LWIN, VK_RWIN})
 VK_SNAPSHOT = 0x2C  # Print Screen: Windows 11 opens the Snipping Tool over everything
@@ -85,6 +109,27 @@ def swallow(vk: int, flags: int, ctrl_down: bool) -> bool:
     if flags & LLKHF_ALTDOWN and vk in ALT_KEYS:
         return True
     return vk == VK_ESCAPE and ctrl_down
+
+
+def alt_down(flags: int, message: int, alt_key_state: bool, vk: int) -> bool:
+    """Whether Alt is held for this event, from any of the three signs Windows gives
+    (the flag, the WM_SYS* message, the asynchronous key state; see the module)."""
+    if flags & LLKHF_ALTDOWN or alt_key_state:
+        return True
+    return message in (WM_SYSKEYDOWN, WM_SYSKEYUP) and vk != VK_F10
+
+
+def tick_difference(later: int, earlier: int) -> int:
+    """``later - earlier`` for two GetTickCount values, which wrap every 49.7 days."""
+    return (later - earlier + 2**31) % 2**32 - 2**31
+
+
+def late_call(now: int, stamp: int, installed_at: int) -> bool:
+    """Whether a hook call at tick ``now`` for an event stamped ``stamp`` came so late
+    that Windows may have dropped the hook installed at ``installed_at`` (the module)."""
+    if tick_difference(stamp, installed_at) < 0:
+        return False  # it waited for a hook before this one
+    return tick_difference(now, stamp) > LATE_MS
 
 
 class KeyboardLock(Protocol):
@@ -237,6 +282,7 @@ class WindowsKeyHook:
         self._started = threading.Event()
         self._report = _Reporter()
         self._rehook_asked = False
+        self._installed_at = 0  # GetTickCount when the hook now installed was
         self.swallowed = 0
         self.reinstalls = 0
 
@@ -308,6 +354,7 @@ class WindowsKeyHook:
             self._report.fail(f"SetWindowsHookExW failed (error {self.last_error()})")
             return False
         self._hook = hook
+        self._installed_at = self.kernel32.GetTickCount()
         self._report.ok()
         log.info("keyboard hook installed: system keys are swallowed while locked")
         return True
@@ -320,11 +367,14 @@ class WindowsKeyHook:
             log.info("keyboard hook removed: every key passes")
 
     def _reinstall(self) -> None:
-        """After a late callback Windows may have dropped the hook without a word."""
-        self.reinstalls += 1
-        log.warning("keyboard hook answered late; installing it again")
-        self._uninstall()
-        self._install()
+        """After a late callback Windows may have dropped the hook without a word. The new
+        hook goes in before the old one is removed: no key passes in between."""
+        old = self._hook
+        if self._install():
+            dropped = not self.user32.UnhookWindowsHookEx(old)  # gone already: Windows did it
+            self.reinstalls += 1
+            log.warning("keyboard hook answered late; installed it again (%s)",
+                        "Windows had dropped it" if dropped else "it was still in place")
         self._rehook_asked = False
 
     def _callback(self, code: int, wparam: int, lparam: int) -> int:
@@ -333,12 +383,16 @@ class WindowsKeyHook:
         try:
             if code == HC_ACTION:
                 info = KBDLLHOOKSTRUCT.from_address(lparam)
-                late = (self.kernel32.GetTickCount() - info.time) & 0xFFFFFFFF
-                if late > LATE_MS and not self._rehook_asked:
+                late = late_call(self.kernel32.GetTickCount(), info.time, self._installed_at)
+                if late and not self._rehook_asked:
                     self._rehook_asked = True
                     self.user32.PostThreadMessageW(self._thread_id, WM_REHOOK, 0, 0)
                 ctrl = bool(self.user32.GetAsyncKeyState(VK_CONTROL) & KEY_DOWN_BIT)
-                if swallow(info.vkCode, info.flags, ctrl):
+                alt = bool(self.user32.GetAsyncKeyState(VK_MENU) & KEY_DOWN_BIT)
+                flags = info.flags
+                if alt_down(flags, wparam, alt, info.vkCode):
+                    flags |= LLKHF_ALTDOWN  # as Windows documents it; Wine never sets it
+                if swallow(info.vkCode, flags, ctrl):
                     self.swallowed += 1
                     return 1
         except Exception:  # a hook must answer whatever happens: pass the key on

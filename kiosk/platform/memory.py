@@ -15,6 +15,7 @@ from it. Memory the pages freed does not leave the process by itself:
 
 from __future__ import annotations
 
+import ctypes
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -25,21 +26,28 @@ M_ARENA_MAX = -8  # mallopt's parameter number (glibc malloc.h)
 
 
 def _libc() -> Any:
-    import ctypes  # loaded when used: the tests hand in a fake
-
     libc = ctypes.CDLL(None, use_errno=True)
     libc.madvise.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int)
     return libc
 
 
-def _kernel32() -> Any:
-    import ctypes
+class PROCESS_MEMORY_COUNTERS(ctypes.Structure):  # noqa: N801 (the Windows name)
+    # DWORD is 32 bits and SIZE_T pointer-sized on Windows.
+    _fields_ = [("cb", ctypes.c_uint32), ("PageFaultCount", ctypes.c_uint32),
+                *((name, ctypes.c_size_t) for name in (
+                    "PeakWorkingSetSize", "WorkingSetSize", "QuotaPeakPagedPoolUsage",
+                    "QuotaPagedPoolUsage", "QuotaPeakNonPagedPoolUsage",
+                    "QuotaNonPagedPoolUsage", "PagefileUsage", "PeakPagefileUsage"))]
 
+
+def _kernel32() -> Any:
     kernel32 = ctypes.WinDLL("kernel32")  # type: ignore[attr-defined]
     # SIZE_T arguments: without these, -1 would be passed as a 32-bit int on 64-bit Windows.
     kernel32.GetCurrentProcess.restype = ctypes.c_void_p
     kernel32.SetProcessWorkingSetSize.argtypes = (ctypes.c_void_p, ctypes.c_size_t,
                                                   ctypes.c_size_t)
+    kernel32.K32GetProcessMemoryInfo.argtypes = (
+        ctypes.c_void_p, ctypes.POINTER(PROCESS_MEMORY_COUNTERS), ctypes.c_uint32)
     return kernel32
 
 
@@ -76,14 +84,29 @@ def code_mappings(maps: str, folders: Sequence[Path]) -> list[tuple[int, int]]:
     return found
 
 
-def resident_mb(statm: Path = Path("/proc/self/statm")) -> float | None:
-    """This process's resident memory (Linux), None where it cannot be read."""
+def resident_mb(platform: str = sys.platform, statm: Path = Path("/proc/self/statm"),
+                kernel32: Any = None) -> float | None:
+    """This process's resident memory: its working set on Windows, its resident set on
+    Linux; None where it cannot be read."""
+    if platform == "win32":
+        return working_set_mb(kernel32)
     import os
 
     try:
         return int(statm.read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
     except (OSError, ValueError, IndexError):
         return None
+
+
+def working_set_mb(kernel32: Any = None) -> float | None:
+    """The working set from the process's own counters (``K32GetProcessMemoryInfo``, in
+    kernel32 since Windows 7, so psapi.dll need not be loaded); None if refused."""
+    kernel32 = kernel32 if kernel32 is not None else _kernel32()
+    counters = PROCESS_MEMORY_COUNTERS(cb=ctypes.sizeof(PROCESS_MEMORY_COUNTERS))
+    if not kernel32.K32GetProcessMemoryInfo(kernel32.GetCurrentProcess(),
+                                            ctypes.byref(counters), counters.cb):
+        return None
+    return counters.WorkingSetSize / 2**20
 
 
 def trim_linux(unused_code: Sequence[Path] = (), libc: Any = None,
@@ -115,8 +138,6 @@ def trim_linux(unused_code: Sequence[Path] = (), libc: Any = None,
 
 def trim_windows(kernel32: Any = None) -> str:
     """Empty the working set: Windows' own way to take back what a process no longer uses."""
-    import ctypes
-
     kernel32 = kernel32 if kernel32 is not None else _kernel32()
     every_page = ctypes.c_size_t(-1).value  # (SIZE_T)-1 twice: "as many pages as possible"
     if kernel32.SetProcessWorkingSetSize(kernel32.GetCurrentProcess(), every_page, every_page):

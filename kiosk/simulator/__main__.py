@@ -9,10 +9,12 @@ import ssl
 import time
 from pathlib import Path
 
+from kiosk import console
 from kiosk.simulator.server import Simulator
 
 
 def main(argv: list[str] | None = None) -> None:
+    console.make_safe()  # run alone (python -m kiosk.simulator), not through main.py
     parser = argparse.ArgumentParser(
         prog="python -m kiosk.simulator", description="Venue backend simulator."
     )
