@@ -2,7 +2,8 @@
 
 ``uuid.getnode`` is no help: it returns one address, or a random one when it finds
 none. Linux reads ``/sys/class/net``; Windows asks ``getmac``, which every Windows
-since XP has, so no ctypes structures are needed.
+since XP has, so no ctypes structures are needed (Wine 8 has none: the hostname alone
+then identifies the PC, and the log says why).
 """
 
 from __future__ import annotations
