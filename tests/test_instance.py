@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -10,8 +11,10 @@ from typing import Any
 
 import pytest
 
+from kiosk.guardian import ALREADY_RUNNING
 from kiosk.platform import InstanceLock, instance, kill
 from kiosk.platform.instance import ERROR_ACCESS_DENIED, HOLDER_WAIT_S, mutex_name
+from kiosk.platform.process import MAIN_PY
 
 
 def test_second_holder_is_refused_and_told_who_holds_it(tmp_path):
@@ -262,3 +265,18 @@ def test_windows_mutex_that_cannot_be_made_lets_the_kiosk_run_unlocked_and_says_
     lock = InstanceLock(tmp_path / "kiosk.lock", "win32", kernel32=FailingKernel32())
     assert lock.acquire()
     assert "CreateMutexW failed (error 1450); running without the lock" in caplog.text
+
+
+def test_a_second_kiosk_started_by_main_py_is_refused_naming_the_first(tmp_path):
+    """The whole start of a guardian up to the lock, in a real process (Windows: the named
+    mutex seen across processes), while this process holds the lock as a kiosk would."""
+    logs = tmp_path / "logs"
+    config = tmp_path / "config.yaml"
+    config.write_text(f'client:\n  id: "370011"\nlog:\n  dir: {json.dumps(str(logs))}\n',
+                      encoding="utf-8")
+    held = InstanceLock(logs / "kiosk.lock")
+    assert held.acquire()
+    done = subprocess.run([sys.executable, str(MAIN_PY), "--config", str(config)],
+                          capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+    assert done.returncode == ALREADY_RUNNING, done.stderr
+    assert done.stderr.strip().endswith(f"the kiosk is already running (pid {os.getpid()}).")
