@@ -10,6 +10,7 @@ import json
 import locale
 import os
 import shutil
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -26,7 +27,7 @@ pytestmark = pytest.mark.win32
 CHECK_S = 120  # a cold Windows CPython under Wine loading pygame and OpenCV
 
 
-def venue_ready(tmp_path: Path) -> Path:
+def venue_ready(tmp_path: Path, **overrides: object) -> Path:
     """A config set up as a venue PC should be, with media already fetched by a kiosk."""
     files, cache = tmp_path / "server-files", tmp_path / "cache"
     for folder in (files, cache):
@@ -42,7 +43,7 @@ def venue_ready(tmp_path: Path) -> Path:
         "media": {"cache_dir": str(cache)},
         "log": {"dir": str(tmp_path / "logs")},
         "simulator": {"files_dir": str(files)},
-        "maintenance": {"flag_file": str(tmp_path / "maintenance.flag")},
+        "maintenance": {"flag_file": str(tmp_path / "maintenance.flag")}, **overrides,
     }
     path = tmp_path / "venue.yaml"
     path.write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
@@ -97,3 +98,25 @@ def test_maintenance_mode_on_a_windows_pc_is_a_failing_line_naming_the_flag(tmp_
     found = {c["name"]: c for c in json.loads(out)["checks"]}["maintenance mode"]
     assert code == 1 and not found["ok"]
     assert found["detail"].startswith(f"on (flag file {tmp_path / 'maintenance.flag'})")
+
+
+def details(config: Path) -> dict[str, dict]:
+    _, out = check(config, "--json")
+    return {c["name"]: c for c in json.loads(out)["checks"]}
+
+
+def test_the_reboot_line_names_windows_own_shutdown_and_does_not_run_it(tmp_path):
+    found = details(venue_ready(tmp_path, reboot={"mode": "system"}))["reboot"]
+    assert found["ok"] and found["detail"].startswith("system: shutdown /r /t 0 /f (")
+    assert found["detail"].lower().endswith("\\system32\\shutdown.exe; not run)")
+
+
+def test_a_pc_found_by_its_hostname_in_the_mapping_file_without_getmac(tmp_path):
+    """The real hostname (and, where getmac is, the MACs: none under Wine) looked up as the
+    kiosk looks them up."""
+    (tmp_path / "clients.csv").write_text(
+        f"hostname,mac,client_id\n{socket.gethostname()},,370042\n", encoding="utf-8")
+    config = venue_ready(tmp_path, client={"id": "auto", "map_file": "clients.csv"})
+    found = details(config)["client id"]
+    assert found["ok"], found
+    assert found["detail"] == f"370042 (from clients.csv by hostname {socket.gethostname()})"
