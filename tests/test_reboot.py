@@ -106,7 +106,7 @@ def test_windows_reboot_runs_shutdown_in_its_own_process_group(tmp_path, caplog)
     (argv, options), = spawn.calls
     assert argv == ["shutdown", "/r", "/t", "0", "/f"]
     assert "start_new_session" not in options  # a POSIX-only option would raise on Windows
-    assert options["creationflags"] == 0x200  # CREATE_NEW_PROCESS_GROUP
+    assert options["creationflags"] == 0x08000200  # CREATE_NEW_PROCESS_GROUP, _NO_WINDOW
     line = json.loads(trace.read_text(encoding="utf-8"))
     assert line["event"] == "reboot" and line["reason"] == "rule5:onlineStatus=3"
     assert failures == []

@@ -18,11 +18,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 from kiosk.identity import Machine, normalize_mac
+from kiosk.platform.process import CREATE_NO_WINDOW  # no console over the lock screen
 
 log = logging.getLogger(__name__)
 
 GETMAC = ("getmac", "/fo", "csv", "/nh")
-CREATE_NO_WINDOW = 0x08000000  # no console flashing up over the lock screen
 ZERO_MAC = "00:00:00:00:00:00"
 
 Run = Callable[..., subprocess.CompletedProcess]
