@@ -22,6 +22,7 @@ from kiosk.check.report import marks_for
 from kiosk.media import BUNDLED_BACKGROUND, BUNDLED_VIDEO
 from kiosk.platform.autostart import TASK_NAME
 from kiosk.platform.process import MAIN_PY
+from tests.collector import free_port
 
 pytestmark = pytest.mark.win32
 CHECK_S = 120  # a cold Windows CPython under Wine loading pygame and OpenCV
@@ -42,7 +43,9 @@ def venue_ready(tmp_path: Path, **overrides: object) -> Path:
         "display": {"fullscreen": True},
         "media": {"cache_dir": str(cache)},
         "log": {"dir": str(tmp_path / "logs")},
-        "simulator": {"files_dir": str(files)},
+        # A port of its own: a kiosk's simulator answering on the default port (another
+        # test's, on this machine) would be taken for this PC's running kiosk.
+        "simulator": {"files_dir": str(files), "port": free_port("tcp")},
         "maintenance": {"flag_file": str(tmp_path / "maintenance.flag")}, **overrides,
     }
     path = tmp_path / "venue.yaml"
