@@ -1,12 +1,14 @@
 """``python main.py install|uninstall``: autostart at logon, idempotent, undone exactly.
 
-Windows is tested with a fake ``schtasks`` (the runner is injected); Linux writes real
-files, but only into a temporary HOME.
+Windows is tested with a fake ``schtasks`` (the runner is injected: a test must never
+register or delete a real task), and under the Windows CPython the dry run and the look of
+``main.py check`` ask the real one; Linux writes real files, but only into a temporary HOME.
 """
 
 from __future__ import annotations
 
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -253,6 +255,7 @@ def test_windows_autostart_runs_the_windowed_twin_so_no_console_opens(tmp_path):
     assert source == [str(tmp_path / "pythonw.exe"), str(MAIN_PY), "--config", str(config)]
 
 
+@pytest.mark.linux  # Linux paths
 def test_frozen_linux_build_registers_its_own_executable(tmp_path):
     config = tmp_path / "config.yaml"
     assert autostart.launch_argv(config, platform="linux", frozen=True,
@@ -278,6 +281,7 @@ def run_main(tmp_path: Path, *args: str, tools: FakeTools | None = None) -> int:
                           run=tools or FakeTools(), home=tmp_path / "home")
 
 
+@pytest.mark.linux  # Linux paths in Exec= and ExecStart=
 def test_linux_install_writes_an_xdg_autostart_entry_that_starts_this_kiosk(tmp_path, capsys,
                                                                              monkeypatch):
     monkeypatch.delenv("XDG_CONFIG_HOME", raising=False)
@@ -340,6 +344,7 @@ def test_desktop_exec_quotes_as_the_desktop_entry_spec_asks(argv, exec_line):
     assert autostart.desktop_exec(argv) == exec_line
 
 
+@pytest.mark.linux  # Linux paths in Exec= and ExecStart=
 def test_linux_systemd_unit_is_written_enabled_and_undone(tmp_path, capsys, monkeypatch):
     monkeypatch.delenv("XDG_CONFIG_HOME", raising=False)
     tools = FakeTools({("systemctl", "--user", "is-enabled"): (1, b"disabled")})
@@ -458,3 +463,73 @@ def test_linux_status_finds_the_entry_or_the_enabled_unit_for_this_config(tmp_pa
     tools.answers.clear()  # is-enabled answers 0 now
     assert job.status()[0] is True
     assert tools.changing() == []
+
+
+# --- Windows for real: schtasks is asked, never changed (make test-windows: under Wine) ----
+
+
+class WineSchtasks(FakeSchtasks):
+    """Wine 8's schtasks: /Query answers exit code 0 and no output for a task it does not
+    have (measured under winpy), where Windows' answers 1."""
+
+    def __call__(self, argv):
+        if argv[1] == "/Query" and self.task is None:
+            self.calls.append(list(argv))
+            return subprocess.CompletedProcess(list(argv), 0, b"", b"")
+        return super().__call__(argv)
+
+
+def test_a_query_answered_with_nothing_is_no_task(tmp_path):
+    tools = WineSchtasks()
+    job, said = windows(tools, tmp_path, dry_run=True)
+    assert job.status() == (False, f"there is no scheduled task {TASK_NAME}")
+    job.install_windows(user=None)
+    job.uninstall_windows()
+    assert said[0].startswith(f"would create scheduled task {TASK_NAME}: ")
+    assert said[-1] == f"not installed: there is no scheduled task {TASK_NAME}; nothing changed"
+    assert tools.changing() == []
+
+
+def no_task_here() -> None:
+    """The real tests below assume this machine has no task of ours (Wine's prefix never
+    has: its schtasks keeps none)."""
+    job = Autostart(Path("config.yaml"), sys.platform, Path.home(), {})
+    if job.task_xml() is not None:
+        pytest.skip(f"a scheduled task {TASK_NAME} is installed on this machine")
+
+
+@pytest.mark.win32
+def test_windows_dry_run_through_main_py_asks_the_real_schtasks_and_changes_nothing(
+        tmp_path, capsys):
+    import main
+
+    no_task_here()
+    config = write_config(tmp_path)
+    line = autostart.task_run(autostart.launch_argv(config))
+    assert main.main(["install", "--dry-run", "--config", str(config)]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        f"would create scheduled task {TASK_NAME}: {line} at logon, highest privileges",
+        "would lift the task's 72-hour limit and its battery conditions"]
+    assert main.main(["uninstall", "--dry-run", "--config", str(config)]) == 0
+    assert capsys.readouterr().out == (
+        f"not installed: there is no scheduled task {TASK_NAME}; nothing changed\n")
+    no_task_here()
+
+
+@pytest.mark.win32
+def test_windows_check_looks_at_the_real_schtasks(tmp_path):
+    no_task_here()
+    job = Autostart(write_config(tmp_path), sys.platform, Path.home(), {})
+    assert job.status() == (False, f"there is no scheduled task {TASK_NAME}")
+
+
+@pytest.mark.win32
+def test_windows_task_runs_the_windowed_python_beside_this_one(tmp_path):
+    """pythonw.exe: no console window opens behind the kiosk at logon."""
+    config = write_config(tmp_path)
+    program, script, *args = autostart.launch_argv(config)
+    assert Path(program) == Path(sys.executable).with_name("pythonw.exe")
+    assert Path(program).is_file() and Path(script) == MAIN_PY
+    assert args == ["--config", str(config)]
+    line = autostart.task_run([program, script, *args])
+    assert subprocess.list2cmdline([program, script, *args]) == line and len(line) <= 261

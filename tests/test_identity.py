@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import re
+import shutil
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -267,6 +269,34 @@ def test_this_machine_uses_getmac_on_windows_and_sys_on_linux(tmp_path):
     assert windows.hostname == linux.hostname == machine_facts.hostname() != ""
 
 
+@pytest.mark.win32
+def test_windows_reads_its_hostname_and_asks_getmac_where_there_is_one(caplog):
+    """Windows has getmac.exe in System32 (since XP); Wine 8 has none, so under Wine the PC
+    is known by its hostname alone, and the log says why."""
+    found = machine_facts.this_machine()
+    assert found.hostname == socket.gethostname() != ""
+    if shutil.which("getmac") is None:
+        assert found.macs == () and "getmac failed" in caplog.text
+    else:
+        assert found.macs and all(identity.normalize_mac(mac) == mac for mac in found.macs)
+
+
+@pytest.mark.win32
+def test_windows_getmac_is_started_without_a_console_and_read_from_its_pipe():
+    """Wine has no getmac.exe: a stand-in prints what ``getmac /fo csv /nh`` prints,
+    started by the real CreateProcess with the kiosk's own options (CREATE_NO_WINDOW, the
+    timeout, the output captured)."""
+    calls: list = []
+
+    def run(argv, **options):
+        calls.append(argv)
+        stand_in = f"import sys; sys.stdout.buffer.write({GETMAC_OUTPUT!r})"
+        return subprocess.run([sys.executable, "-c", stand_in], **options)
+
+    assert machine_facts.windows_macs(run) == ("00:15:5d:01:02:03", "0a:00:27:00:00:0c")
+    assert calls == [["getmac", "/fo", "csv", "/nh"]]
+
+
 # --- what the operator sees ---------------------------------------------------------------
 
 
@@ -315,7 +345,6 @@ def test_a_malformed_mapping_file_stops_the_kiosk_with_code_2_naming_the_line(tm
         capsys.readouterr().err)
 
 
-@pytest.mark.skipif(sys.platform == "win32", reason="would register a real scheduled task")
 def test_install_is_reached_through_main_py(tmp_path, capsys, monkeypatch):
     import main
 

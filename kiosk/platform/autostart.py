@@ -240,14 +240,22 @@ class Autostart:
 
     # Windows
 
+    def task_xml(self) -> str | None:
+        """Our task's XML, or None when there is none. Windows' schtasks answers a missing
+        task with exit code 1; Wine 8's answers every /Query with 0 and no output, which is
+        no task either (a task's XML is never empty)."""
+        query = self.run(["schtasks", "/Query", "/TN", TASK_NAME, "/XML"])
+        xml = decode(query.stdout or b"") if query.returncode == 0 else ""
+        return xml if xml.strip() else None
+
     def install_windows(self, user: str | None) -> None:
         line = task_run(self.argv)
-        query = self.run(["schtasks", "/Query", "/TN", TASK_NAME, "/XML"])
-        if query.returncode == 0 and task_matches(decode(query.stdout), line):
+        xml = self.task_xml()
+        if xml is not None and task_matches(xml, line):
             self.out(f"already installed: scheduled task {TASK_NAME} runs {line} at logon "
                      f"with highest privileges; nothing changed")
             return
-        what = "replaced" if query.returncode == 0 else "created"
+        what = "created" if xml is None else "replaced"
         self.change(create_task_argv(line, user),
                     f"{what} scheduled task {TASK_NAME}: {line} at logon, highest privileges",
                     f"{what[:-1]} scheduled task {TASK_NAME}: {line} at logon, "
@@ -261,10 +269,9 @@ class Autostart:
         if self.dry_run:
             self.say(done, "lift the task's 72-hour limit and its battery conditions")
             return
-        query = self.run(["schtasks", "/Query", "/TN", TASK_NAME, "/XML"])
-        if query.returncode != 0:
+        xml = self.task_xml()
+        if xml is None:
             raise AutostartError(f"schtasks /Query failed after creating {TASK_NAME}.")
-        xml = decode(query.stdout)
         if _flat(f"{_element(xml, 'Command')} {_element(xml, 'Arguments')}") != _flat(line):
             # Read back in another code page, a path with accents would be registered wrong.
             raise AutostartError(f"the task {TASK_NAME} was created, but its XML did not read "
@@ -278,7 +285,7 @@ class Autostart:
                         done, "")
 
     def uninstall_windows(self) -> None:
-        if self.run(["schtasks", "/Query", "/TN", TASK_NAME]).returncode != 0:
+        if self.task_xml() is None:
             self.out(f"not installed: there is no scheduled task {TASK_NAME}; nothing changed")
             return
         self.change(["schtasks", "/Delete", "/TN", TASK_NAME, "/F"],
@@ -352,10 +359,10 @@ class Autostart:
         """Whether autostart starts this program with this config, and how; changes nothing."""
         if self.platform == "win32":
             line = task_run(self.argv)
-            query = self.run(["schtasks", "/Query", "/TN", TASK_NAME, "/XML"])
-            if query.returncode != 0:
+            xml = self.task_xml()
+            if xml is None:
                 return False, f"there is no scheduled task {TASK_NAME}"
-            if task_matches(decode(query.stdout), line):
+            if task_matches(xml, line):
                 return True, (f"scheduled task {TASK_NAME} runs {line} at logon with highest "
                               f"privileges")
             return False, (f"scheduled task {TASK_NAME} does not run {line} at logon with "

@@ -74,10 +74,14 @@ class InstanceLock:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             log.warning("cannot create the folder of the lock file %s: %s", self.path, exc)
-        taken = self._mutex() if self.platform == "win32" else self._flock()
+        taken = self._take()
         if taken:
             self._write_pid()
         return taken
+
+    def _take(self) -> bool:
+        """The OS's lock alone: the pid is written just after, by ``acquire``."""
+        return self._mutex() if self.platform == "win32" else self._flock()
 
     def acquire_within(self, seconds: float, step_s: float = 0.1) -> bool:
         """Keep trying for a while: the previous holder may be dying right now."""
@@ -92,13 +96,16 @@ class InstanceLock:
         """The pid written by whoever holds the lock, if it can be read.
 
         The holder takes the lock first and writes its pid a moment later, so a start
-        refused in between finds the file empty: it is read again for up to ``wait_s``
-        until the pid is there. A missing file or anything but a pid is answered at once.
+        refused in between finds the file empty, or on Windows (where the mutex needs no
+        file) not there yet: it is read again for up to ``wait_s`` until the pid is there.
+        Anything but a pid is answered at once.
         """
         deadline = self._clock() + wait_s
         while True:
             try:
                 text = self.path.read_text(encoding="ascii").strip()
+            except FileNotFoundError:
+                text = ""
             except (OSError, UnicodeDecodeError):
                 return None
             if text or self._clock() >= deadline:

@@ -2,7 +2,8 @@
 
 ``uuid.getnode`` is no help: it returns one address, or a random one when it finds
 none. Linux reads ``/sys/class/net``; Windows asks ``getmac``, which every Windows
-since XP has, so no ctypes structures are needed.
+since XP has, so no ctypes structures are needed (Wine 8 has none: the hostname alone
+then identifies the PC, and the log says why).
 """
 
 from __future__ import annotations
@@ -17,11 +18,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 from kiosk.identity import Machine, normalize_mac
+from kiosk.platform.process import CREATE_NO_WINDOW  # no console over the lock screen
 
 log = logging.getLogger(__name__)
 
 GETMAC = ("getmac", "/fo", "csv", "/nh")
-CREATE_NO_WINDOW = 0x08000000  # no console flashing up over the lock screen
 ZERO_MAC = "00:00:00:00:00:00"
 
 Run = Callable[..., subprocess.CompletedProcess]

@@ -69,7 +69,8 @@ def parse_flag(entry: str) -> RegistryFlag:
     return RegistryFlag(hive, "\\".join(parts[1:-1]), parts[-1], value)
 
 
-def _matches(found: Any, wanted: str | None) -> bool:
+def value_matches(found: Any, wanted: str | None) -> bool:
+    """Whether a registry value's data ``found`` sets a flag asking for ``wanted``."""
     if wanted is None:
         return found not in (0, "", b"", None, [])
     if isinstance(found, int):
@@ -91,7 +92,7 @@ def registry_flag_set(flag: RegistryFlag, winreg: Any) -> bool:
             except OSError:
                 found = None
             else:
-                return _matches(found, flag.data)
+                return value_matches(found, flag.data)
             if flag.data is not None:
                 return False
             with winreg.OpenKey(key, flag.name, 0, access):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -19,10 +18,18 @@ def self_argv(*args: str) -> list[str]:
     return [sys.executable, str(MAIN_PY), *args]
 
 
+# Windows: a process group of its own (no console Ctrl+C/Ctrl+Break from ours) and no
+# console window: the windowless kiosk starting a console program (shutdown.exe, a reboot
+# tool) would otherwise give it a new console window over the locked page (Microsoft's
+# "Creation of a Console"; Wine does the same). Ignored for windowed programs.
+CREATE_NEW_PROCESS_GROUP = 0x00000200
+CREATE_NO_WINDOW = 0x08000000
+
+
 def detached(platform: str = sys.platform) -> dict:
     """Popen options for a process that must not die with the one that starts it."""
     if platform == "win32":
-        return {"creationflags": getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0x200)}
+        return {"creationflags": CREATE_NEW_PROCESS_GROUP | CREATE_NO_WINDOW}
     return {"start_new_session": True}
 
 

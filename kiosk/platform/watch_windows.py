@@ -30,7 +30,7 @@ from ctypes import wintypes
 from pathlib import Path
 from typing import Any
 
-from kiosk.platform.process import self_argv
+from kiosk.platform.process import CREATE_NEW_PROCESS_GROUP, self_argv
 from kiosk.platform.watch import SCAN_S, Hold, Rules, all_gone, is_kiosk, windows_key
 
 log = logging.getLogger(__name__)
@@ -46,7 +46,6 @@ MAXIMUM_WAIT_OBJECTS = 64  # the wake event and 63 kiosk processes
 STILL_ACTIVE = 259
 PROCESS_COMMAND_LINE_INFORMATION = 60
 CREATE_UNICODE_ENVIRONMENT = 0x400
-CREATE_NEW_PROCESS_GROUP = 0x200
 INTERACTIVE_DESKTOP = "winsta0\\default"
 NO_SESSION = 0xFFFFFFFF  # WTSGetActiveConsoleSessionId: no one at the console
 
