@@ -126,8 +126,12 @@ class GpuScreen:
                                                                             layer)
 
     def present(self) -> None:
-        """Draw what there is (the whole frame: SDL's back buffer is undefined after a
-        present) and show it."""
+        """Draw what there is and show it."""
+        self.compose()
+        self._renderer.present()
+
+    def compose(self) -> None:
+        """The whole frame into the back buffer (SDL's is undefined after a present)."""
         r = self._renderer
         r.draw_color = (0, 0, 0, 255)
         r.clear()
@@ -138,7 +142,6 @@ class GpuScreen:
             self._bar.draw(dstrect=(0, h - self._bar.height, self._bar.width, self._bar.height))
         if self._layer is not None:
             self._layer.draw(dstrect=(0, 0, w, h))
-        r.present()
 
     def close(self) -> None:
         """Textures first (each holds the renderer), then the renderer: SDL destroys it,

@@ -4,7 +4,10 @@ clip-sized frame, or OpenCV does when there is none (kiosk/present.py)."""
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pygame
@@ -98,7 +101,7 @@ def test_the_renderer_scales_the_frame_smoothly_into_its_letterbox_and_the_bar_s
     try:
         gpu.frame(pixels, rect)
         gpu.bar(bar)
-        gpu.present()
+        gpu.compose()  # read before the present: a back buffer is undefined after it
         shot = pygame.surfarray.array3d(gpu._renderer.to_surface()).transpose(1, 0, 2)
     finally:
         gpu.close()
@@ -125,6 +128,37 @@ def test_the_window_draws_on_its_surface_again_once_the_renderer_is_gone(window)
     again = open_gpu(window, "software")  # and the next showing of A makes one again
     assert again is not None
     again.close()
+
+
+WINDOWS_RENDERER = """
+import pygame, numpy as np
+from kiosk import present
+pygame.display.init()
+window = pygame.Window("present", (640, 360))
+window.get_surface().fill((9, 9, 9))
+gpu = present.open_gpu(window, "auto")
+pixels = np.zeros((54, 96, 3), np.uint8)
+pixels[:, 48:] = 255
+gpu.frame(pixels, (0, 0, 640, 360))
+gpu.compose()
+shot = gpu._renderer.to_surface()
+print(gpu.driver, *[shot.get_at((x, 180))[0] for x in range(300, 340)])
+gpu.close()
+window.get_surface()
+"""
+
+
+@pytest.mark.win32
+def test_on_windows_auto_scales_through_direct3d_smoothly_and_gives_the_surface_back():
+    """Under Wine, Direct3D 11 is wined3d on OpenGL; Windows has the GPU's own driver."""
+    env = {k: v for k, v in os.environ.items() if k != "SDL_VIDEODRIVER"}
+    done = subprocess.run([sys.executable, "-c", WINDOWS_RENDERER], env=env, text=True,
+                          capture_output=True, timeout=120, cwd=Path(__file__).parents[1])
+    assert done.returncode == 0, done.stderr[-2000:]
+    driver, *row = done.stdout.split()[-41:]
+    assert driver in ("direct3d11", "direct3d")
+    greys = [int(v) for v in row if 0 < int(v) < 255]
+    assert 2 <= len(greys) <= 12, row  # 96 px to 640: greys across the edge, no step
 
 
 # --- the standby page
