@@ -174,17 +174,19 @@ def decode_reference(clip: Path) -> dict[str, float]:
 
 
 def standby(clip: Path, screen_size: tuple[int, int], workdir: Path,
-            cores_: tuple[set[int], set[int]], *, widget: bool = False, peer: bool = False
-            ) -> dict[str, Any]:
+            cores_: tuple[set[int], set[int]], *, widget: bool = False, peer: bool = False,
+            renderer: str = "auto") -> dict[str, Any]:
     """Play ``clip`` on A full screen on a ``screen_size`` screen for PLAY_S; optionally then
-    C (``widget``), and ffplay on the same clip and screen (``peer``, always with C)."""
+    C (``widget``), and ffplay on the same clip and screen (``peer``, always with C);
+    ``renderer``: the kiosk's media.renderer."""
     kiosk_core, x_core = cores_
     files = workdir / "files"
     files.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(clip, files / "video.mp4")
     result: dict[str, Any] = {}
     with screen_on(screen_size, x_core, kiosk_core) as screen:
-        config = kiosk_config(workdir, {"simulator": {"files_dir": str(files)}})
+        config = kiosk_config(workdir, {"simulator": {"files_dir": str(files)},
+                                        "media": {"renderer": renderer}})
         kiosk = Kiosk(screen, workdir, config)
         with kiosk.start():
             ui = kiosk.ui_pid()
@@ -519,6 +521,15 @@ def on_screens(clip: Path, at_clip_size: dict[str, Any], run_dir: Path,
                    play["due"], "due at 30 fps by the wall clock", 0.995, higher_is_better=True,
                    note=f"{play['dropped']} dropped"),
         ]
+        if name == "4K":  # why auto keeps the surface where SDL's renderer is software
+            forced = standby(clip, (w, h), run_dir / "standby-1080p30-4K-software", cores_,
+                             renderer="software")
+            log(f"1080p30 on {w}x{h}, media.renderer software: standby {forced}")
+            figures.append(Figure(
+                f"standby CPU per shown frame, {screen}, SDL's software renderer forced",
+                forced["cpu_ms_per_frame"], "ms", play["cpu_ms_per_frame"],
+                f"the same with media.renderer auto: {play['presenter']}",
+                note=f"{forced['presenter']}, {forced['dropped']} dropped"))
     return figures
 
 
