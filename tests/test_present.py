@@ -19,6 +19,7 @@ from kiosk import present  # noqa: E402
 from kiosk.config import ConfigError, load  # noqa: E402
 from kiosk.flow import DebugJump, Page, UserInput  # noqa: E402
 from kiosk.present import candidates, needs_scaling, open_gpu  # noqa: E402
+from kiosk.scenes.draw import PANEL  # noqa: E402
 from kiosk.video import letterbox  # noqa: E402
 from tests.app_run import running_app, running_simulator, until  # noqa: E402
 
@@ -200,3 +201,21 @@ def test_without_a_renderer_opencv_scales_the_frames(tmp_path, monkeypatch):
         player = kiosk.scenes[Page.STANDBY].player
         assert player.scale and player.rect == (0, 0, 640, 360)
         assert kiosk.window.surface.get_at((320, 100))[:3] != (0, 0, 0)  # the video shows
+
+
+def test_the_admin_prompt_shows_over_the_video_drawn_by_the_renderer(tmp_path):
+    with running_simulator() as sim, running_app(sim, tmp_path, renderer="software") as kiosk:
+        until(kiosk, lambda: presenter(kiosk) == "renderer software", 10)
+        gpu = kiosk.scenes[Page.STANDBY].gpu
+
+        def panel_pixels() -> int:
+            gpu.compose()
+            shot = gpu._renderer.to_surface()
+            return sum(shot.get_at((320, y))[:3] == PANEL for y in range(0, 360))
+
+        assert panel_pixels() == 0
+        kiosk.admin.open = kiosk.admin.dirty = True  # as the admin chord opens it
+        until(kiosk, lambda: gpu.has_overlay, 5)
+        assert panel_pixels() > 20  # the prompt's card over the video
+        kiosk.admin.open, kiosk.admin.dirty = False, True
+        until(kiosk, lambda: not gpu.has_overlay, 5)
