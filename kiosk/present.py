@@ -33,10 +33,12 @@ SDL 2.32 facts this relies on (src/render/SDL_render.c, src/video/SDL_video.c):
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import logging
+import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -50,6 +52,7 @@ AUTO, SURFACE = "auto", "surface"
 # Direct3D 9 first).
 AUTO_DRIVERS = {"windows": ("direct3d11", "direct3d")}
 RENDERERS = (AUTO, SURFACE, "direct3d11", "direct3d", "opengl", "opengles2", "software")
+SCALE_QUALITY = "SDL_RENDER_SCALE_QUALITY"
 
 
 def candidates(wanted: str, available: Sequence[str], video_driver: str) -> list[str]:
@@ -93,22 +96,38 @@ class GpuScreen:
         """The clip-sized BGR ``pixels`` into the frame texture, to be drawn into ``rect``."""
         import cv2
         import numpy as np
-        import pygame
-        from pygame._sdl2 import video
 
         h, w = pixels.shape[:2]
         if self._staging is None or self._staging.get_size() != (w, h):
-            # ARGB8888, the streaming texture's own format: no conversion inside update().
-            self._staging = pygame.Surface((w, h), pygame.SRCALPHA, 32)
-            self._frame = video.Texture(self._renderer, (w, h), streaming=True,
-                                        scale_quality=video.SCALEQUALITY_LINEAR)
-            self._frame.blend_mode = 0  # opaque: the alpha byte is not looked at
+            self._staging, self._frame = self._texture((w, h))
         staging = self._staging
         rows = np.frombuffer(staging.get_buffer(), np.uint8).reshape(h, staging.get_pitch())
         cv2.cvtColor(pixels, cv2.COLOR_BGR2BGRA, dst=rows[:, :4 * w].reshape(h, w, 4))
         del rows  # unlocks the surface
         self._frame.update(staging)
         self._rect = rect
+
+    def _texture(self, size: tuple[int, int]) -> tuple[pygame.Surface, Any]:
+        """The frame's staging image and texture, of the same pixel format (``update``
+        converts nothing). On a graphics chip a streaming ARGB8888 texture, the one format
+        every SDL 2 renderer takes (Direct3D 9 takes no other). SDL's software renderer
+        stretches straight into the window only from a texture of the window's own format
+        (32-bit, no alpha); from any other it goes through a screen-sized copy."""
+        import pygame
+        from pygame._sdl2 import video
+
+        from kiosk.video import BGRX_MASKS
+
+        if self.driver == "software":
+            staging = pygame.Surface(size, 0, 32, (*BGRX_MASKS, 0))
+            with scale_quality("linear"):
+                texture = video.Texture.from_surface(self._renderer, staging)
+            return staging, texture
+        staging = pygame.Surface(size, pygame.SRCALPHA, 32)
+        texture = video.Texture(self._renderer, size, streaming=True,
+                                scale_quality=video.SCALEQUALITY_LINEAR)
+        texture.blend_mode = 0  # opaque: the alpha byte is not looked at
+        return staging, texture
 
     def bar(self, image: pygame.Surface) -> None:
         """The bar's image (drawn at the screen's resolution), made a texture once."""
@@ -148,6 +167,21 @@ class GpuScreen:
         and the window's surface can be made again."""
         self._frame = self._bar = self._layer = self._staging = self._bar_source = None
         self._renderer = None
+
+
+@contextlib.contextmanager
+def scale_quality(value: str) -> Iterator[None]:
+    """SDL_HINT_RENDER_SCALE_QUALITY for the textures made meanwhile (SDL reads the
+    environment when no one set the hint), as it was before afterwards."""
+    before = os.environ.get(SCALE_QUALITY)
+    os.environ[SCALE_QUALITY] = value
+    try:
+        yield
+    finally:
+        if before is None:
+            del os.environ[SCALE_QUALITY]
+        else:
+            os.environ[SCALE_QUALITY] = before
 
 
 _unusable: set[str] = set()  # drivers this process found it cannot use: not tried again
