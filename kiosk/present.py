@@ -39,7 +39,6 @@ import logging
 import os
 import sys
 from collections.abc import Iterator, Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pygame loads with the UI; the config (and the guardian) only need names
@@ -224,13 +223,13 @@ def open_gpu(window: pygame.Window, wanted: str) -> GpuScreen | None:
 
 
 def _sdl() -> ctypes.CDLL:
-    """The SDL library pygame-ce loaded: its DLL beside pygame on Windows; elsewhere any of
-    pygame's extension modules, whose dependencies ``dlsym`` searches too."""
+    """The SDL library pygame-ce loaded. On Windows by its name: ``LoadLibrary`` returns the
+    module already loaded under that name, wherever a built kiosk put it; elsewhere through
+    one of pygame's extension modules, whose dependencies ``dlsym`` searches too."""
     import pygame
 
-    folder = Path(pygame.__file__).resolve().parent
     if sys.platform == "win32":
-        return ctypes.CDLL(str(folder / "SDL2.dll"))
+        return ctypes.CDLL("SDL2.dll")
     return ctypes.CDLL(pygame.base.__file__)
 
 
