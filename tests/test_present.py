@@ -180,6 +180,7 @@ def test_standby_goes_through_the_renderer_and_the_next_page_draws_as_before(tmp
         assert kiosk.scenes[Page.STANDBY].player.scale is False  # frames at the clip's size
         kiosk._feed(UserInput(time.monotonic()), time.monotonic())
         until(kiosk, lambda: kiosk.flow.page == Page.SCAN, 5)
+        assert kiosk.scenes[Page.STANDBY].gpu is None  # the renderer went with A
         kiosk._draw(time.monotonic(), always=True)
         surface = kiosk.window.surface
         assert surface.get_size() == (640, 360)
