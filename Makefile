@@ -58,9 +58,10 @@ soak: install
 	$(PY) tools/soak.py --minutes $(or $(SOAK_MINUTES),10) \
 		--session-minutes $(or $(SOAK_SESSION_MINUTES),0)
 
-# Speed and footprint beside same-run references (not part of `make test`; takes ~5 min).
+# Speed and footprint beside same-run references (not part of `make test`; takes ~13 min).
+# BENCH_ARGS="--only standby": the standby video's rows alone (a few minutes).
 bench: install
-	$(PY) -m bench
+	$(PY) -m bench $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache logs cache build dist

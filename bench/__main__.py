@@ -38,6 +38,9 @@ from tests.e2e.xscreen import move as move_pointer
 
 OUT = ROOT / "bench-out"
 CLIPS = {"1080p30": (1920, 1080), "720p30": (1280, 720)}
+# The screens cafés buy now, each playing the 1080p clip beside ffplay on the same screen;
+# 21:9 letterboxes it left and right.
+SCREENS = {"1440p": (2560, 1440), "4K": (3840, 2160), "21:9": (3440, 1440)}
 CLIP_SECONDS = 10
 CLIPS_FPS = 30
 PLAY_S = 20.0
@@ -47,6 +50,7 @@ REPEATS = 10
 WIDGET_SIZE = (320, 180)
 END_BUTTON = (136, 148)  # the middle of 结束上机 in the widget (kiosk/scenes/session.py)
 COLLAPSE = (286, 148)  # the middle of the control that folds the widget to the pill
+FFPLAY_NAME = "ffplay -an -loop 0 -threads 1, screen-sized window, software renderer"
 FFPLAY_STATS = re.compile(r"fd=\s*(\d+)")  # ffplay's status line: frames dropped so far
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
@@ -169,16 +173,20 @@ def decode_reference(clip: Path) -> dict[str, float]:
         for how in ("grab", "read") for paced in (False, True)}
 
 
-def standby(clip_name: str, clip: Path, workdir: Path, cores_: tuple[set[int], set[int]],
-            widget: bool) -> dict[str, Any]:
-    """Play ``clip`` on A full screen (screen = clip size) for PLAY_S; optionally then C."""
+def standby(clip: Path, screen_size: tuple[int, int], workdir: Path,
+            cores_: tuple[set[int], set[int]], *, widget: bool = False, peer: bool = False,
+            renderer: str = "auto") -> dict[str, Any]:
+    """Play ``clip`` on A full screen on a ``screen_size`` screen for PLAY_S; optionally then
+    C (``widget``), and ffplay on the same clip and screen (``peer``, always with C);
+    ``renderer``: the kiosk's media.renderer."""
     kiosk_core, x_core = cores_
     files = workdir / "files"
     files.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(clip, files / "video.mp4")
     result: dict[str, Any] = {}
-    with screen_on(CLIPS[clip_name], x_core, kiosk_core) as screen:
-        config = kiosk_config(workdir, {"simulator": {"files_dir": str(files)}})
+    with screen_on(screen_size, x_core, kiosk_core) as screen:
+        config = kiosk_config(workdir, {"simulator": {"files_dir": str(files)},
+                                        "media": {"renderer": renderer}})
         kiosk = Kiosk(screen, workdir, config)
         with kiosk.start():
             ui = kiosk.ui_pid()
@@ -203,12 +211,13 @@ def standby(clip_name: str, clip: Path, workdir: Path, cores_: tuple[set[int], s
             result.update(
                 cpu_ms_per_frame=1000 * (cpu1 - cpu0) / max(1, shown), shown=shown,
                 due=elapsed * last["fps"], dropped=last["dropped"] - first["dropped"],
-                decoder=last["decoder"], ui_rss_mb=peak_rss_mb(ui), ui_rss_now_mb=rss_mb(ui))
+                decoder=last["decoder"], presenter=last.get("presenter", "surface"),
+                ui_rss_mb=peak_rss_mb(ui), ui_rss_now_mb=rss_mb(ui))
             if widget:
                 result["floor_rss_mb"] = time_v_rss_mb(
                     [sys.executable, "-m", "bench.probes", "floor", str(clip)], screen.env())
                 result.update(in_widget(kiosk, screen, ui))
-        if widget:
+        if widget or peer:
             result.update(ffplay_reference(clip, screen))
     return result
 
@@ -279,13 +288,18 @@ def widget_floors(screen: VirtualScreen) -> dict[str, float]:
 
 
 def ffplay_reference(clip: Path, screen: VirtualScreen) -> dict[str, float]:
-    """The obvious peer on the same clip and screen: ``ffplay -fs -an -loop 0 -threads 1``
-    with SDL's software renderer, on the kiosk's core. CPU per shown frame over PLAY_S,
-    after 3 s of start; shown = due at the clip's rate − dropped (its status line's fd)."""
+    """The obvious peer on the same clip and screen: ``ffplay -an -loop 0 -threads 1`` with
+    SDL's software renderer, on the kiosk's core, its window the screen's size. CPU per
+    shown frame over PLAY_S, after 3 s of start; shown = due at the clip's rate − dropped
+    (its status line's fd). ``-fs`` alone asks a window manager for full screen; with none
+    (Xvfb) ffplay keeps a window of the clip's size and scales nothing: ``-x``/``-y`` and
+    ``-left``/``-top`` make it cover the screen as the kiosk does."""
     stats = clip.with_suffix(".ffplay.log")
+    size = ["-x", str(screen.width), "-y", str(screen.height), "-left", "0", "-top", "0"]
     with stats.open("w") as err:
         player = subprocess.Popen(
-            ["ffplay", "-fs", "-an", "-loop", "0", "-threads", "1", str(clip)],
+            ["ffplay", "-fs", "-noborder", *size, "-an", "-loop", "0", "-threads", "1",
+             str(clip)],
             env=screen.env({"SDL_RENDER_DRIVER": "software"}), stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL, stderr=err)
 
@@ -480,6 +494,64 @@ def _click_to_scan(kiosk: Kiosk, screen: VirtualScreen, mark: int) -> bool:
 # --- the run
 
 
+def ffplay_note(play: dict[str, Any]) -> str:
+    return (f"ffplay dropped {play['ffplay_dropped']} of "
+            f"{play['ffplay_shown'] + play['ffplay_dropped']:.0f}")
+
+
+def on_screens(clip: Path, at_clip_size: dict[str, Any], run_dir: Path,
+               cores_: tuple[set[int], set[int]], log: Callable[[str], None]) -> list[Figure]:
+    """The 1080p clip on the larger screens of SCREENS: the kiosk's CPU per shown frame
+    beside its own on the clip's size (``at_clip_size``, same run) and beside ffplay's on
+    the same screen, and every frame shown."""
+    figures: list[Figure] = []
+    base = at_clip_size["cpu_ms_per_frame"]
+    for name, (w, h) in SCREENS.items():
+        play = standby(clip, (w, h), run_dir / f"standby-1080p30-{name}", cores_, peer=True)
+        log(f"1080p30 on {w}x{h}: standby {play}")
+        screen = f"1080p30 on a {w}×{h} screen"
+        figures += [
+            Figure(f"standby CPU per shown frame, {screen}, vs the same on 1920×1080",
+                   play["cpu_ms_per_frame"], "ms", base, "the kiosk, 1080p30 on 1920×1080",
+                   1.15, note=play["presenter"]),
+            Figure(f"standby CPU per shown frame, {screen}, vs ffplay", play["cpu_ms_per_frame"],
+                   "ms", play["ffplay_cpu_ms_per_frame"], FFPLAY_NAME, 0.8,
+                   note=ffplay_note(play)),
+            Figure(f"frames shown ÷ due over {PLAY_S:g} s, {screen}", play["shown"], "frames",
+                   play["due"], "due at 30 fps by the wall clock", 0.995, higher_is_better=True,
+                   note=f"{play['dropped']} dropped"),
+        ]
+        if name == "4K":  # why auto keeps the surface where SDL's renderer is software
+            forced = standby(clip, (w, h), run_dir / "standby-1080p30-4K-software", cores_,
+                             renderer="software")
+            log(f"1080p30 on {w}x{h}, media.renderer software: standby {forced}")
+            figures.append(Figure(
+                f"standby CPU per shown frame, {screen}, SDL's software renderer forced",
+                forced["cpu_ms_per_frame"], "ms", play["cpu_ms_per_frame"],
+                f"the same with media.renderer auto: {play['presenter']}",
+                note=f"{forced['presenter']}, {forced['dropped']} dropped"))
+    return figures
+
+
+def measure_standby(run_dir: Path, log: Callable[[str], None]) -> list[Figure]:
+    """``--only standby``: the 1080p clip on its own screen size and on SCREENS, each beside
+    ffplay's on the same screen (a few minutes, for work on the video path)."""
+    cores_ = cores()
+    clip = make_clip("1080p30", CLIPS["1080p30"])
+    os.sched_setaffinity(0, cores_[0])
+    play = standby(clip, CLIPS["1080p30"], run_dir / "standby-1080p30", cores_, peer=True)
+    log(f"1080p30: standby {play}")
+    figures = [
+        Figure("standby CPU per shown frame, 1080p30 on 1920×1080, vs ffplay",
+               play["cpu_ms_per_frame"], "ms", play["ffplay_cpu_ms_per_frame"], FFPLAY_NAME,
+               0.8, note=ffplay_note(play)),
+        Figure(f"frames shown ÷ due over {PLAY_S:g} s, 1080p30 on 1920×1080", play["shown"],
+               "frames", play["due"], "due at 30 fps by the wall clock", 0.995,
+               higher_is_better=True, note=f"{play['dropped']} dropped, {play['presenter']}"),
+    ]
+    return figures + on_screens(clip, play, run_dir, cores_, log)
+
+
 def measure(run_dir: Path, log: Callable[[str], None]) -> list[Figure]:
     cores_ = cores()
     figures: list[Figure] = []
@@ -487,7 +559,7 @@ def measure(run_dir: Path, log: Callable[[str], None]) -> list[Figure]:
         clip = make_clip(name, size)
         os.sched_setaffinity(0, cores_[0])  # the references run on the kiosk's core
         before = decode_reference(clip)
-        play = standby(name, clip, run_dir / f"standby-{name}", cores_, widget=index == 0)
+        play = standby(clip, size, run_dir / f"standby-{name}", cores_, widget=index == 0)
         after = decode_reference(clip)
         ref = {key: (before[key] + after[key]) / 2 for key in before}
         log(f"{name}: decode references before {before}, after {after}")
@@ -495,7 +567,7 @@ def measure(run_dir: Path, log: Callable[[str], None]) -> list[Figure]:
         figures += [
             Figure(f"standby CPU per shown frame, {name}", play["cpu_ms_per_frame"], "ms",
                    ref["grab"], "OpenCV grab() decode only, 1 thread", 1.3,
-                   note=f"{play['decoder']} decoding"),
+                   note=f"{play['decoder']} decoding, {play['presenter']}"),
             Figure(f"standby CPU per shown frame, {name}, vs decoding at 30 fps",
                    play["cpu_ms_per_frame"], "ms", ref["grab_paced"],
                    "grab() paced at the clip's rate"),
@@ -511,10 +583,8 @@ def measure(run_dir: Path, log: Callable[[str], None]) -> list[Figure]:
             floor_name = "320×180 pygame window; pygame, numpy, cv2, requests imported"
             figures += [
                 Figure(f"standby CPU per shown frame, {name}, vs ffplay", play["cpu_ms_per_frame"],
-                       "ms", play["ffplay_cpu_ms_per_frame"],
-                       "ffplay -fs -an -loop 0 -threads 1, software renderer", 0.8,
-                       note=f"ffplay dropped {play['ffplay_dropped']} of "
-                            f"{play['ffplay_shown'] + play['ffplay_dropped']:.0f}"),
+                       "ms", play["ffplay_cpu_ms_per_frame"], FFPLAY_NAME, 0.8,
+                       note=ffplay_note(play)),
                 Figure("widget (C) CPU over 30 s", play["widget_core_percent"], "% core",
                        play["idle_tick_core_percent"], "bare pygame loop, tick(10)"),
                 Figure("widget (C) CPU over 30 s, absolute", play["widget_core_percent"],
@@ -545,6 +615,7 @@ def measure(run_dir: Path, log: Callable[[str], None]) -> list[Figure]:
                        play["floor_rss_mb"], "pygame window + OpenCV decoding the clip",
                        note="now, not the peak"),
             ]
+            figures += on_screens(clip, play, run_dir, cores_, log)
     start = first_locked(run_dir / "start", cores_)
     log(f"start-up: {start}")
     figures.append(Figure("UI start → first locked frame", 1000 * start["ui_s"], "ms",
@@ -593,6 +664,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--skip-install", action="store_true",
                         help="do not install missing tools with apt-get")
+    parser.add_argument("--only", choices=["standby"],
+                        help="standby: only the standby video's rows (the 1080p clip on "
+                             "1920×1080 and the larger screens, beside ffplay), a few minutes")
     args = parser.parse_args(argv)
     if not args.skip_install:
         ensure_tools()
@@ -609,10 +683,10 @@ def main(argv: list[str] | None = None) -> int:
         with (run_dir / "bench.log").open("a") as f:
             f.write(line + "\n")
 
-    figures = measure(run_dir, log)
+    figures = measure_standby(run_dir, log) if args.only == "standby" else measure(run_dir, log)
     title = (f"make bench, {time.strftime('%Y-%m-%d %H:%M')}, {os.cpu_count()} cores, "
              f"kiosk pinned to core {sorted(cores()[0])[0]}")
-    table = render(figures, title)
+    table = render(figures, title + (" (standby rows only)" if args.only else ""))
     print(table)
     (OUT / "bench.md").write_text(table, encoding="utf-8")
     (run_dir / "bench.md").write_text(table, encoding="utf-8")

@@ -196,7 +196,8 @@ class App:
                            scan_qr=fill(config.qr_url, **qr), pay_qr=fill(config.pay_qr_url, **qr),
                            background=self.media.current(BACKGROUND),
                            video=self.media.current(VIDEO), debug=config.debug,
-                           hw_decode=config.hw_decode, trace=self.trace)
+                           hw_decode=config.hw_decode, renderer=config.renderer,
+                           window=self.window.window, trace=self.trace)
         self.scenes = {scene.page: scene(self.ctx) for scene in (
             BootScene, StandbyScene, ScanScene, SessionScene, EndScene, UnpaidScene,
             RebootingScene, RebootFailedScene)}
@@ -461,34 +462,80 @@ class App:
         log.info("the full-screen pages' memory is released (%s%s)", done, resident)
 
     def _draw(self, now: float, always: bool = False) -> None:
-        """The page again, on screen, if it (or the overlay) changed, or ``always``."""
-        if self._compose(self.window.surface, now, always):
+        """The page again, on screen, if it (or the overlay) changed, or ``always``: into
+        the window's surface, or through SDL's renderer while the page uses one."""
+        overlay_changed = self._due(now, always)
+        if overlay_changed is None:
+            return
+        gpu = self.scene.gpu  # read after the page's update, which may have made it
+        if gpu is None:
+            self._paint(self.window.surface, now, overlay_changed)
             self.window.flip()
+            return
+        try:
+            self.scene.draw_gpu(gpu, now)
+            if self.scene.gpu is gpu:
+                shown = (self.config.debug and not self.scene.widget) or self.banner or \
+                    self.admin.open
+                if shown and (overlay_changed or not gpu.has_overlay):
+                    gpu.overlay(self._overlay_layer(gpu.size, now))
+                elif not shown and gpu.has_overlay:
+                    gpu.overlay(None)
+                gpu.present()
+        except Exception as exc:
+            self._failed(f"drawing page {self.scene.page.value} through SDL's renderer",
+                         "draw", exc)
+            self.scene.drop_gpu()
+
+    def _overlay_layer(self, size: tuple[int, int], now: float) -> pygame.Surface:
+        """The overlays on a transparent image of the screen's size (drawn over the page
+        by the renderer)."""
+        layer = pygame.Surface(size, pygame.SRCALPHA)
+        self._overlays(layer, now)
+        return layer
 
     def _compose(self, surface: pygame.Surface, now: float, always: bool = False) -> bool:
         """Draw the page and its overlay into ``surface`` if they changed (or ``always``);
         True when drawn."""
-        from kiosk.scenes.overlay import maintenance_banner
+        overlay_changed = self._due(now, always)
+        if overlay_changed is None:
+            return False
+        self._paint(surface, now, overlay_changed)
+        return True
 
+    def _due(self, now: float, always: bool) -> bool | None:
+        """None when neither the page nor the overlay changed (and not ``always``); else
+        whether the overlay changed. The page's update runs here."""
         try:
             banner = self.maintenance.reason
             overlay_changed = self.admin.changed() or banner != self.banner
             self.banner = banner
             if not self.scene.update(now) and not overlay_changed and not always:
-                return False
+                return None
+            return overlay_changed
+        except Exception as exc:
+            self._failed(f"updating page {self.scene.page.value}", "draw", exc)
+            return True  # drawn afresh: plain black if drawing fails too
+
+    def _paint(self, surface: pygame.Surface, now: float, overlay_changed: bool) -> None:
+        try:
             if overlay_changed:
                 surface.fill((0, 0, 0))  # what the overlay covered is drawn afresh
             self.scene.draw(surface, now)
-            if self.config.debug and not self.scene.widget:
-                self._draw_debug(surface)
-            if banner:
-                maintenance_banner(surface)
-            self.admin.draw(surface, now)
+            self._overlays(surface, now)
         except Exception as exc:
             # A drawing bug must not take the lock down: log it, show plain black, go on.
             self._failed(f"drawing page {self.scene.page.value}", "draw", exc)
             surface.fill((0, 0, 0))
-        return True
+
+    def _overlays(self, surface: pygame.Surface, now: float) -> None:
+        from kiosk.scenes.overlay import maintenance_banner
+
+        if self.config.debug and not self.scene.widget:
+            self._draw_debug(surface)
+        if self.banner:
+            maintenance_banner(surface)
+        self.admin.draw(surface, now)
 
     def _draw_debug(self, surface: pygame.Surface) -> None:
         from kiosk import strings

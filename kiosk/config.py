@@ -17,6 +17,8 @@ import yaml
 
 from kiosk.contract import METHODS
 from kiosk.flow import Timers
+from kiosk.present import AUTO as RENDER_AUTO
+from kiosk.present import RENDERERS
 from kiosk.remote_log import QUEUE, Target, parse_target
 
 log = logging.getLogger(__name__)
@@ -75,6 +77,7 @@ class Config:
     cache_dir: Path
     media_refresh_s: float
     hw_decode: bool
+    renderer: str  # media.renderer: how the standby video reaches a screen of another size
     log_dir: Path
     trace: Path | None
     debug: bool
@@ -293,6 +296,7 @@ def load(path: Path, data: dict | None = None) -> Config:
         cache_dir=r.path("media.cache_dir", "cache") or path.parent / "cache",
         media_refresh_s=r.number("media.refresh_s", 300),
         hw_decode=r.flag("media.hw_decode", False),
+        renderer=r.choice("media.renderer", RENDER_AUTO, RENDERERS),
         log_dir=log_dir,
         trace=r.path("log.trace", None),
         debug=r.flag("debug", False),

@@ -1,8 +1,9 @@
 """The standby video, decoded by OpenCV on a worker thread into a few ready frames.
 
-Frames come out already scaled to the letterboxed size and stamped with the clip's
-own timestamps; the UI thread shows each one when it is due and converts it
-straight into the window's pixels (no intermediate surface). OpenCV is imported on
+Frames come out stamped with the clip's own timestamps, scaled to the letterboxed size
+(or left at the clip's, for SDL's renderer to scale: kiosk/present.py); the UI thread
+shows each one when it is due, converting it straight into the window's pixels (no
+intermediate surface) or into the renderer's texture. OpenCV is imported on
 the worker thread: the lock screen never waits for it. The frames live in a small
 ring of buffers allocated once, so a 1080p clip does not allocate and zero 6 MB per
 frame.
@@ -101,10 +102,13 @@ class VideoPlayer:
     """Plays one file in a loop; ``take(now)`` returns the frame due now, if any."""
 
     def __init__(self, path: Path, screen: tuple[int, int], *, hw_decode: bool = False,
-                 cv2_module: Any = None) -> None:
+                 scale: bool = True, cv2_module: Any = None) -> None:
+        """``scale``: frames come scaled to their letterbox on ``screen``; else at the
+        clip's own size (``rect`` still says where they go)."""
         self.path = path
         self.screen = screen
         self.hw_decode = hw_decode
+        self.scale = scale
         self.decoder = SOFTWARE if not hw_decode else "starting"
         self.fps = DEFAULT_FPS
         self.rect: tuple[int, int, int, int] | None = None  # set once the file is open
@@ -211,15 +215,16 @@ class VideoPlayer:
                 pts = last_pts + period
             last_pts, in_loop = pts, in_loop + 1
             if self.rect is None:
-                self.rect = letterbox((image.shape[1], image.shape[0]), self.screen)
-                w, h = self.rect[2], self.rect[3]
+                clip = (image.shape[1], image.shape[0])
+                self.rect = letterbox(clip, self.screen)
+                w, h = self.rect[2:] if self.scale else clip
                 ring = [np.empty((h, w, 3), np.uint8) for _ in range(RING_FRAMES)]
-                if (image.shape[1], image.shape[0]) != (w, h):
+                if clip != (w, h):
                     native = image
                 target = ring[count % RING_FRAMES]
             assert target is not None and self.rect is not None
             if image.shape != target.shape:
-                cv2.resize(image, (self.rect[2], self.rect[3]), dst=target,
+                cv2.resize(image, (target.shape[1], target.shape[0]), dst=target,
                            interpolation=cv2.INTER_LINEAR)
             elif image is not target:
                 target[...] = image  # the first frame, decoded before the ring existed

@@ -33,9 +33,10 @@ def running_simulator() -> Iterator[Simulator]:
 
 
 @contextmanager
-def running_app(sim: Simulator, tmp_path: Path, size: tuple[int, int] = (640, 360)
-                ) -> Iterator[App]:
-    """The app against ``sim``, a locked window of ``size``, routed (Start) and ready to step."""
+def running_app(sim: Simulator, tmp_path: Path, size: tuple[int, int] = (640, 360),
+                renderer: str = "auto") -> Iterator[App]:
+    """The app against ``sim``, a locked window of ``size``, routed (Start) and ready to step;
+    ``renderer``: its media.renderer."""
     data = {
         "server": {"base_url": sim.base_url, "timeout_s": 1},
         "client": {"id": CLIENT},
@@ -43,7 +44,7 @@ def running_app(sim: Simulator, tmp_path: Path, size: tuple[int, int] = (640, 36
                    "unpaid_poll_s": 0.1},
         "reboot": {"mode": "simulate", "simulate_s": 60},
         "display": {"fullscreen": False, "window_size": list(size)},
-        "media": {"cache_dir": str(tmp_path / "cache"), "refresh_s": 300},
+        "media": {"cache_dir": str(tmp_path / "cache"), "refresh_s": 300, "renderer": renderer},
         "log": {"dir": str(tmp_path / "logs"), "trace": str(tmp_path / "trace.jsonl")},
     }
     config = config_module.load(tmp_path / "config.yaml", data)

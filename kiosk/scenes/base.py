@@ -10,6 +10,7 @@ import pygame
 
 from kiosk.flow import Flow, Page
 from kiosk.logs import Trace
+from kiosk.present import GpuScreen
 
 ENTER_KEYS = (pygame.K_RETURN, pygame.K_KP_ENTER)
 
@@ -27,6 +28,8 @@ class Context:
     video: Path | None = None
     debug: bool = False
     hw_decode: bool = False  # media.hw_decode: try the GPU for the standby video
+    renderer: str = "auto"  # media.renderer: how the video reaches another screen size
+    window: pygame.Window | None = None  # the page's window (SDL's renderer is made on it)
     trace: Trace | None = None
     widget_collapsed: bool = False  # C shows the slim pill (the window's place says so)
 
@@ -43,6 +46,9 @@ class Scene:
     # How often the loop wakes on this page to read input and the clock; a worker's
     # answer wakes it at once (kiosk/pace.py), whatever the rate.
     fps = 10
+    # Set while the page's frames go through SDL's renderer instead of the window's
+    # surface (A on a screen of another size than its clip's): the app draws through it.
+    gpu: GpuScreen | None = None
 
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
@@ -78,6 +84,13 @@ class Scene:
 
     def draw(self, surface: pygame.Surface, now: float) -> None:
         raise NotImplementedError
+
+    def draw_gpu(self, gpu: GpuScreen, now: float) -> None:
+        """Draw through ``gpu`` (only pages that set ``gpu``)."""
+        raise NotImplementedError
+
+    def drop_gpu(self) -> None:
+        """Drawing through the renderer failed: the window's surface from now on."""
 
 
 class TickingScene(Scene):

@@ -1,4 +1,7 @@
-"""A standby: the looping video, full screen, with a slim bar for the service number."""
+"""A standby: the looping video, full screen, with a slim bar for the service number.
+
+On a screen of another size than the clip's, the frames go through SDL's renderer when
+there is one on a graphics chip (kiosk/present.py), else OpenCV scales them on the CPU."""
 
 from __future__ import annotations
 
@@ -8,6 +11,7 @@ import pygame
 
 from kiosk import strings
 from kiosk.flow import Page
+from kiosk.present import SURFACE, GpuScreen, needs_scaling, open_gpu, usable
 from kiosk.scenes import draw
 from kiosk.scenes.base import Scene
 from kiosk.video import Frame, VideoPlayer, convert_into
@@ -34,6 +38,7 @@ class StandbyScene(Scene):
         self._bundled_fallback = False
         self._source: object = None  # ctx.video when the player was started
         self._stats_at = 0.0
+        self._cpu_scaling = False  # no renderer for this screen: OpenCV scales the frames
 
     @property
     def fps(self) -> float:  # type: ignore[override]
@@ -46,6 +51,7 @@ class StandbyScene(Scene):
     def enter(self, now: float) -> None:
         super().enter(now)
         self.active = True
+        self._cpu_scaling = False  # a renderer is looked for again on each showing
         self._stats_at = now + STATS_EVERY_S
         self._start_player()
 
@@ -69,8 +75,13 @@ class StandbyScene(Scene):
         self._stop_player()
         self._source = self.ctx.video
         if self.active and self.ctx.video is not None and self._screen != (0, 0):
-            self.player = VideoPlayer(self.ctx.video, self._screen,
-                                      hw_decode=self.ctx.hw_decode)
+            self.player = VideoPlayer(self.ctx.video, self._screen, hw_decode=self.ctx.hw_decode,
+                                      scale=not self._renderer_allowed())
+
+    def _renderer_allowed(self) -> bool:
+        """Whether frames are left at the clip's size, for a renderer to scale."""
+        return (self.ctx.window is not None and not self._cpu_scaling
+                and bool(usable(self.ctx.renderer)))
 
     def _stop_player(self) -> None:
         if self.player is not None:
@@ -79,10 +90,27 @@ class StandbyScene(Scene):
             self.player = None
         self._frame = None
         self._shown_rect = None
+        self._close_gpu()
+
+    def _close_gpu(self) -> None:
+        """The renderer and its textures go: the window's surface is made again when the
+        next page (or the title) draws."""
+        if self.gpu is not None:
+            self.gpu.close()
+            self.gpu = None
+
+    def drop_gpu(self) -> None:
+        log.error("drawing the standby video through SDL's renderer failed; OpenCV scales it")
+        self._scale_on_cpu()
+
+    def _scale_on_cpu(self) -> None:
+        self._cpu_scaling = True
+        self._start_player()
 
     def _report(self, player: VideoPlayer) -> None:
         """Frames shown and dropped, to the log and the trace (``make bench`` reads it)."""
-        stats = player.stats()
+        stats = {**player.stats(),
+                 "presenter": f"renderer {self.gpu.driver}" if self.gpu else SURFACE}
         log.info("standby video %s: %s", player.path.name, stats)
         if self.ctx.trace is not None:
             self.ctx.trace.video(path=str(player.path), **stats)
@@ -100,8 +128,22 @@ class StandbyScene(Scene):
         if self._frame is None:
             # Until the first frame, the title page is drawn (and redrawn when it changes).
             return self._shown_rect is None and super().update(now)
+        self._choose_path(self._frame)
         self.dirty = False
         return True
+
+    def _choose_path(self, frame: Frame) -> None:
+        """A frame left at the clip's size that must be scaled: through SDL's renderer,
+        made now on the page's window; without one, the player starts again with OpenCV
+        scaling (the title shows until its first frame)."""
+        assert self.player is not None and self.player.rect is not None
+        clip = (frame.pixels.shape[1], frame.pixels.shape[0])
+        if self.gpu is not None or not needs_scaling(clip, self.player.rect):
+            return
+        assert self.ctx.window is not None
+        self.gpu = open_gpu(self.ctx.window, self.ctx.renderer)
+        if self.gpu is None:
+            self._scale_on_cpu()
 
     def _fall_back(self) -> None:
         """A broken video never leaves a blank standby: play the bundled one instead."""
@@ -112,9 +154,11 @@ class StandbyScene(Scene):
         self.player.stop()
         self.player = None
         self._shown_rect = None
+        self._close_gpu()
         if self.ctx.video != BUNDLED_VIDEO and not self._bundled_fallback:
             self._bundled_fallback = True
-            self.player = VideoPlayer(BUNDLED_VIDEO, self._screen, hw_decode=self.ctx.hw_decode)
+            self.player = VideoPlayer(BUNDLED_VIDEO, self._screen, hw_decode=self.ctx.hw_decode,
+                                      scale=not self._renderer_allowed())
 
     def draw(self, surface: pygame.Surface, now: float) -> None:
         size = surface.get_size()
@@ -136,6 +180,24 @@ class StandbyScene(Scene):
             self._shown_rect = rect
             convert_into(surface, frame.pixels, rect[:2])
         surface.blit(self._bar, (0, size[1] - self._bar.get_height()))
+
+    def draw_gpu(self, gpu: GpuScreen, now: float) -> None:
+        """The due frame into the renderer's texture (scaled as it is drawn) and the bar
+        over it; a window of a new size starts the player again, through the surface
+        until its first frame."""
+        size = gpu.size
+        if size != self._screen:
+            self._screen = size
+            self._bar = None
+            self._start_player()
+            return
+        if self._bar is None:
+            self._bar = self._make_bar(size)
+        frame, self._frame = self._frame, None
+        if frame is not None and self.player is not None and self.player.rect is not None:
+            gpu.frame(frame.pixels, self.player.rect)
+            self._shown_rect = self.player.rect
+        gpu.bar(self._bar)
 
     def _draw_title(self, surface: pygame.Surface) -> None:
         w, h = surface.get_size()
