@@ -253,6 +253,7 @@ def test_windows_autostart_runs_the_windowed_twin_so_no_console_opens(tmp_path):
     assert source == [str(tmp_path / "pythonw.exe"), str(MAIN_PY), "--config", str(config)]
 
 
+@pytest.mark.linux  # POSIX paths
 def test_frozen_linux_build_registers_its_own_executable(tmp_path):
     config = tmp_path / "config.yaml"
     assert autostart.launch_argv(config, platform="linux", frozen=True,
@@ -278,6 +279,7 @@ def run_main(tmp_path: Path, *args: str, tools: FakeTools | None = None) -> int:
                           run=tools or FakeTools(), home=tmp_path / "home")
 
 
+@pytest.mark.linux  # this OS's own launch line
 def test_linux_install_writes_an_xdg_autostart_entry_that_starts_this_kiosk(tmp_path, capsys,
                                                                              monkeypatch):
     monkeypatch.delenv("XDG_CONFIG_HOME", raising=False)
@@ -340,6 +342,7 @@ def test_desktop_exec_quotes_as_the_desktop_entry_spec_asks(argv, exec_line):
     assert autostart.desktop_exec(argv) == exec_line
 
 
+@pytest.mark.linux  # this OS's own launch line
 def test_linux_systemd_unit_is_written_enabled_and_undone(tmp_path, capsys, monkeypatch):
     monkeypatch.delenv("XDG_CONFIG_HOME", raising=False)
     tools = FakeTools({("systemctl", "--user", "is-enabled"): (1, b"disabled")})

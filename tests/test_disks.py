@@ -45,6 +45,7 @@ def test_linux_finds_the_mount_point_by_the_device_number(tmp_path):
     assert tmp_path.resolve().is_relative_to(point)
 
 
+@pytest.mark.linux  # POSIX paths
 def test_linux_reads_the_device_and_file_system_of_that_mount(tmp_path, monkeypatch):
     mounts = tmp_path / "mounts"
     mounts.write_text("/dev/sda1 / ext4 rw 0 0\n"
