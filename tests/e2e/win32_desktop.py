@@ -156,8 +156,10 @@ class Desktop:
         return user32.GetSystemMetrics(SM_CXSCREEN), user32.GetSystemMetrics(SM_CYSCREEN)
 
     def env(self, extra: Mapping[str, str] | None = None) -> dict[str, str]:
-        """A copy of os.environ for a program shown on this desktop."""
-        return {**os.environ, "SDL_AUDIODRIVER": "dummy", **(extra or {})}
+        """A copy of os.environ for a program shown on this desktop (SDL's Windows driver:
+        the in-process tests set ``SDL_VIDEODRIVER=dummy`` for the whole run)."""
+        return {**os.environ, "SDL_VIDEODRIVER": "windows", "SDL_AUDIODRIVER": "dummy",
+                **(extra or {})}
 
     def popen(self, args: Sequence[str], *, env: Mapping[str, str] | None = None,
               **kwargs: Any) -> subprocess.Popen[bytes]:
