@@ -502,12 +502,17 @@ def test_killing_the_widget_reboots_and_the_screen_stays_locked(
 
 def test_killing_the_standby_page_brings_it_straight_back(
         screen: VirtualScreen, kiosk: StartKiosk) -> None:
-    k = kiosk()
+    standby_page_killed_comes_back(kiosk(), lambda pid: os.kill(pid, signal.SIGKILL))
+
+
+def standby_page_killed_comes_back(k: Kiosk, kill: Callable[[int], object]) -> int:
+    """Kill the UI on page A with ``kill(pid)``: the guardian starts a new one at once, which
+    locks the screen and shows A again, with no reboot. The new UI's pid."""
     on_standby(k)
     old = k.ui_pid()
     since = k.mark()
     killed = time.time()
-    os.kill(old, signal.SIGKILL)
+    kill(old)
     # The guardian's decision, by its own log: at once, not after a reboot or a back-off.
     decided, _, _ = k.wait_log("kiosk", lambda line: line == "UI closed on page A; starting it "
                                "again", 10, after=killed, message="the guardian did not restart it")
@@ -525,6 +530,7 @@ def test_killing_the_standby_page_brings_it_straight_back(
     k.wait_scene("A", "startup", timeout=START_S, since=since)
     assert k.ui_pids() == [new]
     assert entries(k, event="reboot") == []
+    return new
 
 
 def test_server_background_fills_the_scan_page(

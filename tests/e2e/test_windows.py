@@ -15,8 +15,6 @@ faithful Win32; where Wine differs, Microsoft's documentation decides (README).
 
 from __future__ import annotations
 
-import time
-
 import cv2
 import numpy as np
 import pytest
@@ -27,7 +25,6 @@ from .kiosk_run import QR_URL, fill
 from .test_kiosk import (
     FAR_FROM_WIDGET,
     FULL,
-    START_S,
     WIDGET,
     WIDGET_BUTTON_RED,
     StartKiosk,
@@ -38,6 +35,7 @@ from .test_kiosk import (
     on_standby,
     pay_qr_before_reboot,
     qr_shown,
+    standby_page_killed_comes_back,
     to_scan,
     video_plays,
 )
@@ -137,23 +135,8 @@ def test_a_customer_goes_from_standby_through_a_session_to_the_pay_qr_on_windows
 
 def test_a_killed_standby_page_is_started_again_by_the_guardian_on_windows(
         screen: Desktop, kiosk: StartKiosk) -> None:
-    k = kiosk()
-    on_standby(k)
-    old = k.ui_pid()
-    since = k.mark()
-    killed = time.time()
-    assert win32_desktop.terminate(old)  # what Task Manager's End task does
-    decided, _, _ = k.wait_log("kiosk", lambda line: line == "UI closed on page A; starting it "
-                               "again", 10, after=killed, message="the guardian did not restart it")
-    print(f"the guardian restarted the UI {decided - killed:.3f} s after the kill")
-    new = k.ui_pid(timeout=10, other_than=old)
-    locked = k.wait_entry(lambda e: e["event"] == "locked" and e.get("pid") == new, START_S,
-                          since, message="the new UI never locked the screen")
-    print(f"the new UI locked the screen {locked['ts'] - killed:.3f} s after the kill")
-    k.wait_scene("A", "startup", timeout=START_S, since=since)
-    geometry_is(k, FULL)
+    # TerminateProcess, what Task Manager's End task does.
+    standby_page_killed_comes_back(kiosk(), win32_desktop.terminate)
     wait_until(lambda: locked_page(screen), 10, message="page A does not cover the screen")
     wait_until(lambda: video_plays(screen), 15, interval=0,
                message="the standby video does not play after the restart")
-    assert k.ui_pids() == [new]
-    assert entries(k, event="reboot") == []
