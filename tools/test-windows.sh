@@ -10,7 +10,10 @@
 #   holds the foreground window, the pointer and the named objects of every Windows process
 #   in it, whatever their X display: a kiosk of another run in the shared prefix took the
 #   focus and the clicks of this run's kiosk.
-# The code page is 936 (GBK), as on the Chinese Windows of a café: Wine takes it from LC_ALL.
+# The code page is 936 (GBK), as on the Chinese Windows of a café: Wine takes it from LC_ALL
+# (bash then warns that Linux has no such locale: harmless).
+# The suite gets LIMIT_S (20 min; it takes 3-4): a Windows process a failing test leaves
+# behind keeps winpy's output pipes open, and winpy waits for them.
 #   WINPY_DIR   the winpy tool (default ../shared/winpy); WINPY_HOME: where it builds.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -60,6 +63,7 @@ echo "test-windows: Xvfb on :$display"
 args=("$@")
 ((${#args[@]})) || args=(-q)
 status=0
-DISPLAY=:$display LC_ALL=zh_CN.UTF-8 "$WINPY_DIR/winpy" -m pytest --tb=native \
-    -p no:cacheprovider "${args[@]}" </dev/null || status=$?
+DISPLAY=:$display LC_ALL=zh_CN.UTF-8 timeout "${LIMIT_S:-1200}" "$WINPY_DIR/winpy" -m pytest \
+    --tb=native -p no:cacheprovider "${args[@]}" </dev/null || status=$?
+((status != 124)) || echo "test-windows: not done after ${LIMIT_S:-1200} s; stopped" >&2
 exit "$status"
