@@ -147,10 +147,6 @@ class Desktop:
     test-windows``): what :class:`~tests.e2e.xscreen.VirtualScreen` is to the Linux tests."""
 
     @property
-    def display(self) -> str:
-        return os.environ.get("DISPLAY", "")
-
-    @property
     def size(self) -> tuple[int, int]:
         user32 = _dlls()["user32"]
         return user32.GetSystemMetrics(SM_CXSCREEN), user32.GetSystemMetrics(SM_CYSCREEN)
