@@ -10,7 +10,7 @@ TEST_TOOLS := Xvfb=xvfb xdotool=xdotool xwd=x11-apps rsyslogd=rsyslog Xorg=xserv
 	xrandr=x11-xserver-utils xsetroot=x11-xserver-utils
 DIST_STAMP := $(VENV)/.dist-installed
 
-.PHONY: install run test lint unit e2e bench clean dist venue soak
+.PHONY: install run test test-windows lint unit e2e bench clean dist venue soak
 
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,13 @@ e2e: install
 test: lint
 	bash tools/ensure-tools.sh $(TEST_TOOLS)
 	$(PY) -m pytest -q
+
+# The same suite under a Windows CPython in Wine, on an Xvfb of its own: the Win32 code runs
+# for real (README "For developers"). Builds ../shared/winpy once (root, apt; ~10 min), then
+# reuses it. PYTEST_ARGS: instead of the whole suite, e.g. PYTEST_ARGS=tests/test_instance.py
+WINPY_DIR ?= ../shared/winpy
+test-windows:
+	WINPY_DIR=$(WINPY_DIR) bash tools/test-windows.sh $(PYTEST_ARGS)
 
 $(DIST_STAMP): requirements-dist.txt $(STAMP)
 	$(PY) -m pip install --quiet -r requirements-dist.txt

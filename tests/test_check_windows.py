@@ -1,8 +1,8 @@
 """``main.py check`` run by the Windows CPython as an operator runs it on a café PC (under
 Wine in make test-windows; tests/e2e/test_check.py is the same on Linux): against the
-check's own embedded simulator, with the real registry, drives, schtasks, SDL's windows
-driver and user32. No scheduled task is registered (a test never changes the machine), so
-the autostart line fails and says how to install it."""
+check's own embedded simulator, with the real registry, drives, schtasks, sc, SDL's windows
+driver and user32. No scheduled task is registered and no watchdog service installed (a
+test never changes the machine), so those two lines fail and say how to set them up."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ import yaml
 from kiosk.check.report import marks_for
 from kiosk.media import BUNDLED_BACKGROUND, BUNDLED_VIDEO
 from kiosk.platform.autostart import TASK_NAME
+from kiosk.platform.service import SERVICE
 from kiosk.platform.process import MAIN_PY
 from tests.collector import free_port
 
@@ -64,15 +65,19 @@ def check(config: Path, *args: str) -> tuple[int, str]:
     return done.returncode, done.stdout
 
 
-def test_a_windows_pc_set_up_right_passes_every_check_but_the_autostart_it_was_not_given(
+def test_a_windows_pc_set_up_right_passes_every_check_but_the_services_it_was_not_given(
         tmp_path):
+    """No test registers the logon task or installs the watchdog service: those two lines
+    fail, each saying how to set it up; every other line passes."""
     config = venue_ready(tmp_path)
     code, out = check(config, "--json")
     report = json.loads(out)
     failing = {c["name"]: c for c in report["checks"] if not c["ok"]}
-    assert code == 1 and list(failing) == ["autostart"], out
+    assert code == 1 and list(failing) == ["autostart", "watchdog"], out
     assert failing["autostart"]["detail"] == f"there is no scheduled task {TASK_NAME}"
     assert failing["autostart"]["fix"].endswith(f"--config {config} (as administrator)")
+    assert failing["watchdog"]["detail"] == f"there is no service {SERVICE}"
+    assert f"watchdog install --config {config} (as administrator)" in failing["watchdog"]["fix"]
     details = {c["name"]: c["detail"] for c in report["checks"]}
     assert "an embedded simulator of the check's own" in details["status_client"]
     assert details["reboot"].startswith("command: cmd /c exit 0 (")
@@ -90,8 +95,8 @@ def test_a_windows_pc_set_up_right_passes_every_check_but_the_autostart_it_was_n
     good, bad, _ = marks_for(locale.getpreferredencoding(False))
     lines = out.splitlines()
     assert [line.split(":", 1)[0] for line in lines[:-1]] == [
-        f"{bad if c['name'] == 'autostart' else good} {c['name']}" for c in report["checks"]]
-    assert lines[-1] == f"1 of {len(report['checks'])} checks failed"
+        f"{bad if c['name'] in failing else good} {c['name']}" for c in report["checks"]]
+    assert lines[-1] == f"2 of {len(report['checks'])} checks failed"
 
 
 def test_maintenance_mode_on_a_windows_pc_is_a_failing_line_naming_the_flag(tmp_path):

@@ -219,6 +219,7 @@ def test_absolute_paths_are_kept(tmp_path):
 
 def test_home_folder_is_expanded(tmp_path, monkeypatch):
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("USERPROFILE", str(tmp_path / "home"))  # what ~ is on Windows
     cfg = load_text(tmp_path, MINIMAL + "log:\n  dir: ~/kiosk-logs\n")
     assert cfg.log_dir == tmp_path / "home" / "kiosk-logs"
 

@@ -186,6 +186,8 @@ def test_a_corrupt_background_shows_the_bundled_one(tmp_path, caplog):
 
 # --- a full disk ------------------------------------------------------------------------
 
+# Linux's /dev/full (every write fails with ENOSPC). Wine shows it as Z:\dev\full, where
+# writes succeed: these tests are Linux's.
 needs_dev_full = pytest.mark.skipif(not DEV_FULL.exists(), reason="no /dev/full here")
 
 
@@ -213,6 +215,7 @@ def log_beside(handler: logging.Handler, lines: int) -> list[str]:
     return console
 
 
+@pytest.mark.linux
 @needs_dev_full
 def test_logging_to_a_full_disk_neither_raises_nor_stops_the_logging(tmp_path, capsys):
     log_file = tmp_path / "ui.log"
@@ -235,6 +238,7 @@ def test_log_rotation_failing_with_enospc_is_swallowed(tmp_path, monkeypatch, ca
     assert capsys.readouterr().err == ""
 
 
+@pytest.mark.linux
 @needs_dev_full
 def test_a_trace_on_a_full_disk_is_a_warning_not_a_crash(tmp_path, caplog):
     trace_file = tmp_path / "trace.jsonl"
@@ -243,6 +247,7 @@ def test_a_trace_on_a_full_disk_is_a_warning_not_a_crash(tmp_path, caplog):
     assert any("cannot write the trace" in r.getMessage() for r in caplog.records)
 
 
+@pytest.mark.linux
 @needs_dev_full
 def test_a_media_download_onto_a_full_disk_keeps_the_old_file(sim, tmp_path, caplog):
     files = tmp_path / "files"

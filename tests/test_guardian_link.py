@@ -18,6 +18,10 @@ from kiosk.guardian import REBOOT_FAILED_LINE
 from kiosk.guardian_link import GuardianLink
 from tests.waiting import wait_until
 
+# How a process ended by kiosk.platform.kill exits: by SIGKILL on POSIX; on Windows by
+# TerminateProcess, with os.kill's signal number (SIGTERM) as its exit code.
+KILLED = signal.SIGTERM if sys.platform == "win32" else -signal.SIGKILL
+
 
 class Sink(io.RawIOBase):
     """The pipe to the guardian: remembers every line written, from any thread."""
@@ -120,7 +124,7 @@ def test_silent_guardian_is_killed_and_replaced(monkeypatch):
     link.start()
     try:
         assert done.wait(10), "the silent guardian was not replaced"
-        assert hung.wait(timeout=5) == -signal.SIGKILL
+        assert hung.wait(timeout=5) == KILLED
     finally:
         hung.kill()
         os.close(write_fd)

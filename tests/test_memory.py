@@ -14,7 +14,6 @@ import pytest
 from kiosk.platform import memory
 
 MB = 2**20
-linux = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux only")
 
 MAPS = """\
 55d0c0000000-55d0c0100000 r--p 00000000 fd:01 100 /usr/bin/python3.11
@@ -28,6 +27,7 @@ MAPS = """\
 """
 
 
+@pytest.mark.linux  # /proc/PID/maps and POSIX paths
 def test_the_read_only_mappings_of_the_named_folders_are_found_and_nothing_else():
     folders = [Path("/venv/site-packages/cv2"), Path("/venv/site-packages/numpy.libs"),
                Path("/venv/site-packages/with space")]
@@ -54,6 +54,7 @@ class Libc:
         return self._trimmed
 
 
+@pytest.mark.linux  # /proc/PID/maps and POSIX paths
 def test_linux_trims_every_heap_and_pages_the_decoders_code_out(tmp_path):
     maps = tmp_path / "maps"
     maps.write_text(MAPS)
@@ -68,6 +69,7 @@ def test_linux_trims_every_heap_and_pages_the_decoders_code_out(tmp_path):
         "heap: nothing to trim")
 
 
+@pytest.mark.linux  # /proc/PID/maps and POSIX paths
 def test_a_kernel_without_pageout_and_a_libc_without_malloc_trim_are_said_plainly(tmp_path):
     maps = tmp_path / "maps"
     maps.write_text(MAPS)
@@ -137,7 +139,7 @@ def test_other_systems_are_left_alone():
     assert memory.give_back([], "darwin") == "nothing to trim on this OS"
 
 
-@linux
+@pytest.mark.linux
 def test_freed_heap_goes_back_to_the_os_for_real():
     libc = ctypes.CDLL(None)
     libc.malloc.restype = ctypes.c_void_p
@@ -155,7 +157,7 @@ def test_freed_heap_goes_back_to_the_os_for_real():
     assert before is not None and after is not None and before - after > 30
 
 
-@linux
+@pytest.mark.linux
 def test_the_pages_of_a_library_folder_are_handed_back_for_real(tmp_path):
     folder = tmp_path / "decoder"
     folder.mkdir()
@@ -207,7 +209,7 @@ print(start <= where[0] < end)
 """
 
 
-@linux
+@pytest.mark.linux
 @pytest.mark.parametrize(("heaps", "in_main_heap"), [("one", "True"), ("default", "False")])
 def test_with_one_heap_a_threads_blocks_come_from_the_main_heap_for_real(heaps, in_main_heap):
     """The decoder's thread allocates from the heap malloc_trim trims, not an arena of its

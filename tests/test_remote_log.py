@@ -46,6 +46,7 @@ def test_a_message_is_rfc5424_with_the_kiosk_as_app_and_the_client_in_its_data()
 @pytest.mark.parametrize(("zone", "stamp"), [
     ("UTC", "2024-11-28T13:20:00.500+00:00"), ("Asia/Shanghai", "2024-11-28T21:20:00.500+08:00"),
     ("America/St_Johns", "2024-11-28T09:50:00.500-03:30")])
+@pytest.mark.linux  # time.tzset
 def test_timestamps_are_the_pcs_local_time_with_its_offset(monkeypatch, zone, stamp):
     monkeypatch.setenv("TZ", zone)
     time.tzset()
@@ -118,6 +119,7 @@ def sender(url: str, queue_size: int = 100) -> RemoteLog:
                      queue_size=queue_size, retry_s=FAST)
 
 
+@pytest.mark.linux  # a real rsyslogd
 def test_trace_events_reach_the_collector_with_client_page_and_reason(collector):
     remote = sender(collector.url)
     trace = Trace(None, remote)
@@ -133,6 +135,7 @@ def test_trace_events_reach_the_collector_with_client_page_and_reason(collector)
     assert (scene.msgid, scene.params["page"], scene.params["reason"]) == ("scene", "B", "input")
 
 
+@pytest.mark.linux  # a real rsyslogd
 def test_warnings_go_to_the_collector_but_not_info_nor_the_senders_own_lines(collector):
     remote = sender(collector.url)
     handler = RemoteHandler(remote)
@@ -155,6 +158,7 @@ def test_warnings_go_to_the_collector_but_not_info_nor_the_senders_own_lines(col
                    for m in collector.messages())
 
 
+@pytest.mark.linux  # a real rsyslogd
 def test_a_collector_that_was_down_gets_the_newest_messages_and_the_count_of_the_rest(
         collector, protocol):
     remote = sender(collector.url, queue_size=5)
@@ -192,6 +196,7 @@ def test_a_collector_that_was_down_gets_the_newest_messages_and_the_count_of_the
         assert 12 - 5 <= dropped <= tries + 12 - 5
 
 
+@pytest.mark.linux  # a real rsyslogd
 def test_a_collector_that_accepts_nothing_never_makes_a_caller_wait(tmp_path, protocol):
     port = free_port(protocol)
     remote = sender(f"{protocol}://127.0.0.1:{port}", queue_size=50)
@@ -213,6 +218,7 @@ def test_a_collector_that_accepts_nothing_never_makes_a_caller_wait(tmp_path, pr
             assert collector.messages()[-1].text.endswith("after")
 
 
+@pytest.mark.linux  # a real rsyslogd
 def test_a_tcp_collector_that_stops_reading_is_given_up_on_and_the_rest_held(
         tmp_path, monkeypatch):
     monkeypatch.setattr(remote_log, "SEND_S", 0.5)
@@ -246,6 +252,7 @@ def test_a_tcp_collector_that_stops_reading_is_given_up_on_and_the_rest_held(
         collector.wait_for(lambda m: m.text.endswith("after"), 30)
 
 
+@pytest.mark.linux  # /proc/self/fd
 def test_connecting_again_and_again_leaks_no_thread_and_no_socket(protocol):
     threads, fds = threading.active_count(), len(os.listdir("/proc/self/fd"))
     closed = free_port(protocol)

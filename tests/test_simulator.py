@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import signal
 import subprocess
 import sys
@@ -346,7 +345,7 @@ def test_access_log_goes_to_debug_logging(rest, caplog):
     assert [(r.name, r.levelno) for r in access] == [("kiosk.simulator", logging.DEBUG)]
 
 
-@pytest.mark.skipif(os.name != "posix", reason="sends SIGINT")
+@pytest.mark.linux  # sends SIGINT
 def test_command_line_prints_control_url_and_stops_on_ctrl_c(http):
     process = subprocess.Popen(
         [sys.executable, "-m", "kiosk.simulator", "--port", "0", "--service-num", "110"],
@@ -397,7 +396,7 @@ def test_ledger_lists_every_session_with_how_it_ended_and_every_arrival(
     assert times == sorted(times) and times[-1] == clock.now
 
 
-@pytest.mark.skipif(os.name != "posix", reason="sends SIGINT")
+@pytest.mark.linux  # sends SIGINT
 def test_command_line_serves_https_with_a_given_certificate(http, tmp_path):
     from tests.certs import make
 

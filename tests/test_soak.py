@@ -53,6 +53,7 @@ def test_a_cycle_with_a_wrong_or_missing_step_is_a_violation(entries, problem):
     assert any(problem in p for p in problems), problems
 
 
+@pytest.mark.linux
 def test_process_figures_are_read_from_proc():
     me = soak.sample(os.getpid())
     assert me is not None and me.rss_kb > 1000 and me.threads >= 1 and me.fds >= 3

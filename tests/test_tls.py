@@ -13,7 +13,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from cryptography.x509.oid import NameOID
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -25,7 +24,7 @@ from kiosk.flow import Page
 from kiosk.media import BACKGROUND, BUNDLED_BACKGROUND, VIDEO, MediaCache
 from kiosk.simulator import Simulator
 from kiosk.tls import Tls, Trust, describe, explain
-from tests.certs import DAY, NOW, Made, https_simulator, make
+from tests.certs import DAY, NOW, Made, NameOID, https_simulator, make  # skips under Wine
 from tests.test_faults import FAULT_WINDOW_S, kiosk_on
 
 CLIENT = "370011"

@@ -3,7 +3,8 @@
 The end-to-end tests drive ``python main.py --config PATH`` exactly as an operator
 starts it. This module writes that config (short timers so a whole rule plays out
 in seconds, everything the run writes inside the test's ``tmp_path``), starts the
-guardian on a :class:`~tests.e2e.xscreen.VirtualScreen`, and gives the tests what
+guardian on a :class:`~tests.e2e.xscreen.VirtualScreen` (or, under Wine, the
+:class:`~tests.e2e.win32_desktop.Desktop`), and gives the tests what
 they observe the kiosk through: the JSON-lines trace, the simulator's control API,
 the UI's process id and window. :meth:`Kiosk.stop` leaves no process behind, even
 when the UI was killed and restarted or started a new guardian of its own.
@@ -20,15 +21,20 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import requests
 import yaml
 
+from kiosk.platform import kill
+
+from . import win32_desktop
+from .win32_desktop import Desktop
 from .xscreen import VirtualScreen, wait_until, window_geometry, windows_of
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -100,7 +106,9 @@ def fill(template: str, client_id: str = CLIENT_ID) -> str:
 
 
 def cmdline(pid: int) -> list[str]:
-    """A process's argv from /proc; ``[]`` if it is gone (or a zombie)."""
+    """A process's argv from /proc (on Windows, its PEB); ``[]`` if it is gone (or a zombie)."""
+    if sys.platform == "win32":
+        return win32_desktop.cmdline(pid)
     try:
         raw = Path(f"/proc/{pid}/cmdline").read_bytes()
     except OSError:
@@ -114,11 +122,12 @@ def pids_with(*needles: str) -> list[int]:
     Exact argument matching (not ``pgrep -f``'s regex over the joined command line),
     so a test's config path never matches another test's.
     """
+    if sys.platform == "win32":
+        every = win32_desktop.pids()
+    else:
+        every = [int(entry.name) for entry in Path("/proc").iterdir() if entry.name.isdigit()]
     found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        pid = int(entry.name)
+    for pid in every:
         args = cmdline(pid)
         if args and all(needle in args for needle in needles):
             found.append(pid)
@@ -148,7 +157,7 @@ def decoder_resident_kb(pid: int) -> int | None:
 class Kiosk:
     """One running kiosk: its config, guardian process, trace and simulator."""
 
-    def __init__(self, screen: VirtualScreen, tmp_path: Path, config: dict[str, Any],
+    def __init__(self, screen: VirtualScreen | Desktop, tmp_path: Path, config: dict[str, Any],
                  name: str = "kiosk", program: Sequence[str] | None = None) -> None:
         self.screen = screen
         self.tmp_path = tmp_path
@@ -184,6 +193,18 @@ class Kiosk:
 
     def launch(self) -> None:
         """Start ``main.py`` with the config written already, without waiting for anything."""
+        if sys.platform == "win32":
+            # Under Wine a regular file as a standard stream kills python.exe at start
+            # (shared/winpy README): pipes, copied into the same files.
+            self.proc = self.screen.popen(
+                [*self.program, "--config", str(self.config_path)],
+                env={"PYGAME_HIDE_SUPPORT_PROMPT": "1", "PYTHONUNBUFFERED": "1"},
+                stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=str(ROOT),
+            )
+            for pipe, path in ((self.proc.stdout, self.out_path),
+                               (self.proc.stderr, self.err_path)):
+                threading.Thread(target=_copy, args=(pipe, path), daemon=True).start()
+            return
         with self.out_path.open("wb") as out, self.err_path.open("wb") as err:
             self.proc = self.screen.popen(
                 [*self.program, "--config", str(self.config_path)],
@@ -200,7 +221,8 @@ class Kiosk:
         return None
 
     def stop(self, timeout: float = 5.0) -> int | None:
-        """SIGTERM the guardian (it ends its UI), then SIGKILL anything of this kiosk left.
+        """SIGTERM the guardian (it ends its UI), then SIGKILL anything of this kiosk left
+        (on Windows both are TerminateProcess: the guardian gets no say).
 
         Returns the guardian's exit code. Leftovers are found by the config path in
         their argv: a UI restarted by the guardian, or a guardian the UI started itself.
@@ -214,15 +236,16 @@ class Kiosk:
                 code = self.proc.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
                 code = None
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(self.proc.pid, signal.SIGKILL)  # its group: the UI it started
+            if sys.platform != "win32":  # Windows has no process groups to kill
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(self.proc.pid, signal.SIGKILL)  # its group: the UI it started
             with contextlib.suppress(subprocess.TimeoutExpired):
                 self.proc.wait(timeout=timeout)
         deadline = time.monotonic() + timeout
         while (left := self.pids()) and time.monotonic() < deadline:
             for pid in left:
-                with contextlib.suppress(ProcessLookupError, PermissionError):
-                    os.kill(pid, signal.SIGKILL)
+                with contextlib.suppress(ProcessLookupError, PermissionError, OSError):
+                    kill(pid)  # SIGKILL; TerminateProcess on Windows
             time.sleep(0.05)
         self.http.close()
         if left:
@@ -386,8 +409,17 @@ class Kiosk:
         return "\n".join(parts)
 
 
-def start_kiosk(screen: VirtualScreen, tmp_path: Path, overrides: Mapping[str, Any] | None = None,
-                *, name: str = "kiosk", timeout: float = 15.0,
+def _copy(pipe: BinaryIO, path: Path) -> None:
+    """Copy a program's output pipe into ``path`` as it comes, until the pipe closes."""
+    with path.open("wb") as out:
+        while chunk := pipe.read1(65536):
+            out.write(chunk)
+            out.flush()
+
+
+def start_kiosk(screen: VirtualScreen | Desktop, tmp_path: Path,
+                overrides: Mapping[str, Any] | None = None, *, name: str = "kiosk",
+                timeout: float = 15.0,
                 program: Sequence[str] | None = None) -> Kiosk:
     """Write a config (the e2e defaults with ``overrides`` merged in) and start the kiosk."""
     config = deep_merge(base_config(tmp_path), overrides or {})

@@ -22,7 +22,7 @@ from .test_kiosk import WIDGET, StartKiosk, geometry_is, to_session
 from .test_kiosk import kiosk as started_kiosks
 from .xscreen import VirtualScreen, wait_until
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.linux]  # X11 tools, signals, /proc
 
 kiosk_fixture = started_kiosks  # pytest knows a fixture by the name it is found under
 CHECK_S = 60  # a cold Python with pygame and OpenCV on a busy machine, plus the checks

@@ -39,7 +39,7 @@ from .test_kiosk import (
 from .test_kiosk import kiosk as started_kiosks
 from .xscreen import VirtualScreen, wait_until
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.linux]  # X11 tools, signals, /proc
 
 HANG_S = 3  # the shortest guardian.hang_s the config accepts
 FAILED_BGR = (28, 24, 120)  # kiosk/scenes/locked.py FAILED_FILL (120, 24, 28)

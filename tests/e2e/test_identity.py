@@ -21,7 +21,7 @@ from .conftest import SCREEN
 from .kiosk_run import QR_URL, Kiosk, fill, start_kiosk
 from .xscreen import VirtualScreen, wait_until
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.linux]  # X11 tools, signals, /proc
 
 START_S = 15.0
 UNREGISTERED_BGR = (16, 24, 40)  # kiosk/scenes/unregistered.py BACKGROUND (40, 24, 16)

@@ -24,8 +24,6 @@ import numpy as np
 import pytest
 import yaml
 
-from tests import certs
-
 from . import xscreen
 from .conftest import SCREEN
 from .kiosk_run import (
@@ -42,7 +40,7 @@ from .kiosk_run import (
 )
 from .xscreen import VirtualScreen, wait_until
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.linux]  # X11 tools, signals, /proc
 
 FULL = (0, 0, *SCREEN)
 WIDGET = (SCREEN[0] - 320 - 16, 16, 320, 180)  # top-right corner, 16 px from the edges
@@ -202,6 +200,17 @@ def served_video(screen: VirtualScreen) -> np.ndarray | None:
     return img if xscreen.is_mostly(img, VIDEO_AREA, GREEN, tolerance=40) else None
 
 
+def video_plays(screen: VirtualScreen) -> bool:
+    """Whether page A's video is moving: two screenshots half a second apart differ above
+    the service bar, and it is not black."""
+    x, y, w, h = (0, 0, SCREEN[0], int(SCREEN[1] * 0.9))  # above the service bar
+    a = xscreen.screenshot(screen)[y:y + h, x:x + w]
+    time.sleep(0.5)
+    b = xscreen.screenshot(screen)[y:y + h, x:x + w]
+    changed = np.abs(a.astype(np.int16) - b).max(axis=2)
+    return float(b.mean()) > 8 and float((changed > 12).mean()) > 0.01
+
+
 def on_standby(k: Kiosk) -> dict[str, Any]:
     """Wait for the first page after start-up: A."""
     return k.wait_scene("A", "startup", timeout=START_S)
@@ -272,18 +281,8 @@ def test_standby_video_plays_and_a_click_shows_this_clients_qr(
     first = on_standby(k)
     assert entries(k, event="scene")[0] == first  # A is the first traced page
     geometry_is(k, FULL)
-    video = (0, 0, SCREEN[0], int(SCREEN[1] * 0.9))  # above the service bar
-
-    def moving() -> bool:
-        a = xscreen.screenshot(screen)
-        time.sleep(0.5)
-        b = xscreen.screenshot(screen)
-        x, y, w, h = video
-        changed = np.abs(a[y:y + h, x:x + w].astype(np.int16) - b[y:y + h, x:x + w]).max(axis=2)
-        not_black = float(b[y:y + h, x:x + w].mean()) > 8
-        return not_black and float((changed > 12).mean()) > 0.01
-
-    wait_until(moving, 15, interval=0, message="the standby video does not play")
+    wait_until(lambda: video_plays(screen), 15, interval=0,
+               message="the standby video does not play")
 
     since = k.mark()
     clicked = clicked_at(640, 300, screen)
@@ -503,12 +502,17 @@ def test_killing_the_widget_reboots_and_the_screen_stays_locked(
 
 def test_killing_the_standby_page_brings_it_straight_back(
         screen: VirtualScreen, kiosk: StartKiosk) -> None:
-    k = kiosk()
+    standby_page_killed_comes_back(kiosk(), lambda pid: os.kill(pid, signal.SIGKILL))
+
+
+def standby_page_killed_comes_back(k: Kiosk, kill: Callable[[int], object]) -> int:
+    """Kill the UI on page A with ``kill(pid)``: the guardian starts a new one at once, which
+    locks the screen and shows A again, with no reboot. The new UI's pid."""
     on_standby(k)
     old = k.ui_pid()
     since = k.mark()
     killed = time.time()
-    os.kill(old, signal.SIGKILL)
+    kill(old)
     # The guardian's decision, by its own log: at once, not after a reboot or a back-off.
     decided, _, _ = k.wait_log("kiosk", lambda line: line == "UI closed on page A; starting it "
                                "again", 10, after=killed, message="the guardian did not restart it")
@@ -526,6 +530,7 @@ def test_killing_the_standby_page_brings_it_straight_back(
     k.wait_scene("A", "startup", timeout=START_S, since=since)
     assert k.ui_pids() == [new]
     assert entries(k, event="reboot") == []
+    return new
 
 
 def test_server_background_fills_the_scan_page(
@@ -555,6 +560,8 @@ def test_a_backend_with_its_own_certificate_is_trusted_by_the_line_from_the_log(
     """The operator's story: files over HTTPS with a self-signed certificate are refused
     (the bundled video stays, the log says why and offers a line); with that line in the
     config the server's video and background are on screen."""
+    from tests import certs  # here: cryptography does not load under Wine (make test-windows)
+
     cert = certs.make(tmp_path / "certs", "backend")
     files_server = certs.https_simulator(cert, served_media(tmp_path))
     try:

@@ -23,7 +23,7 @@ from . import xscreen
 from .kiosk_run import Kiosk, start_kiosk
 from .xscreen import VirtualScreen, wait_until
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.linux]  # X11 tools, signals, /proc
 
 INTRUDER = (60, 240, 360, 300)  # x, y, w, h: left middle, clear of the widget's corner
 GREEN = (0, 255, 0)  # BGR and RGB alike

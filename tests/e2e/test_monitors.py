@@ -25,7 +25,7 @@ from .kiosk_run import QR_URL, Kiosk, decoder_resident_kb, fill, start_kiosk
 from .xorg import DummyXorg, desktop_pixels
 from .xscreen import wait_until
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.linux]  # X11 tools, signals, /proc
 
 HD = (1280, 720)
 START_S = 15.0  # a cold start on a busy 2-core machine

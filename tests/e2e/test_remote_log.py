@@ -37,7 +37,7 @@ from .test_kiosk import (
 from .test_kiosk import kiosk as started_kiosks
 from .xscreen import VirtualScreen, wait_until
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.linux]  # X11 tools, signals, /proc
 
 PROTOCOLS = ("udp", "tcp")
 PASSWORD = "net-admin 1234"

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import pwd
 import shutil
 import signal
 import subprocess
@@ -27,6 +26,9 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+if sys.platform != "win32":  # the module is marked linux; Windows has no pwd to import
+    import pwd
 
 import pytest
 import requests

@@ -135,6 +135,7 @@ def shows(
     return img if xscreen.is_mostly(img, rect, bgr, tolerance=4) else None
 
 
+@pytest.mark.linux  # Xvfb and the X tools
 def test_window_found_by_pid_at_its_place(screen: VirtualScreen, app: App) -> None:
     assert app.rect == (*WIN_POS, *WIN_SIZE)
     assert xscreen.windows_of(app.proc.pid, screen, timeout=1) == [app.wid]
@@ -143,6 +144,7 @@ def test_window_found_by_pid_at_its_place(screen: VirtualScreen, app: App) -> No
     assert xscreen.windows_of(999_999, screen, class_name=WM_CLASS, timeout=1) == [app.wid]
 
 
+@pytest.mark.linux  # Xvfb and the X tools
 def test_screenshot_shows_colour_and_qr(screen: VirtualScreen, app: App, tmp_path: Path) -> None:
     img = xscreen.wait_until(
         lambda: shows(screen, app.area(PLAIN_AREA), COLOUR_START),
@@ -158,6 +160,7 @@ def test_screenshot_shows_colour_and_qr(screen: VirtualScreen, app: App, tmp_pat
     assert xscreen.decode_qr(img) == [QR_TEXT]
 
 
+@pytest.mark.linux  # Xvfb and the X tools
 def test_click_changes_colour(screen: VirtualScreen, app: App) -> None:
     area = app.area(PLAIN_AREA)
     xscreen.wait_until(lambda: shows(screen, area, COLOUR_START), 10, message="not drawn")
@@ -168,6 +171,7 @@ def test_click_changes_colour(screen: VirtualScreen, app: App) -> None:
     )
 
 
+@pytest.mark.linux  # Xvfb and the X tools
 def test_typing_and_key_end_program_with_code(
     screen: VirtualScreen, app: App, tmp_path: Path
 ) -> None:
@@ -235,6 +239,7 @@ def test_parse_xwd_big_endian_16bpp() -> None:
     assert img.tolist() == [[[0, 0, 255], [255, 0, 0]]]  # red, then blue, in BGR
 
 
+@pytest.mark.linux  # Xvfb and the X tools
 def test_screen_stops_cleanly() -> None:
     require_tools()
     with VirtualScreen(320, 240) as vs:

@@ -18,6 +18,10 @@ fails the test instead of hanging it.
 
 Debian packages needed: ``xvfb``, ``xdotool`` and ``x11-apps`` (for ``xwd``).
 
+Under ``make test-windows`` the test process is a Windows one: given a
+:class:`~tests.e2e.win32_desktop.Desktop` instead of a ``VirtualScreen``, the screenshot,
+click, window search and geometry below go through Win32 there (see that module for why).
+
 NumPy and OpenCV load when a screenshot is first read: ``make bench`` drives the kiosk
 with this module, and OpenCV's pages shared with it would stay resident in the kiosk
 when it gives its decoder's back (kiosk/platform/memory.py).
@@ -40,6 +44,9 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from tests.waiting import wait_until
+
+from . import win32_desktop
+from .win32_desktop import Desktop
 
 if TYPE_CHECKING:
     import cv2
@@ -340,6 +347,9 @@ def stop_process(proc: subprocess.Popen[Any], timeout: float = 5.0) -> int | Non
 # --------------------------------------------------------------------------- commands
 
 
+Screen = VirtualScreen | Desktop | str
+
+
 def _display_of(screen: VirtualScreen | str) -> str:
     return screen if isinstance(screen, str) else screen.display
 
@@ -385,8 +395,10 @@ def _xrun_bytes(
 # --------------------------------------------------------------------------- screenshots
 
 
-def screenshot(screen: VirtualScreen | str, timeout: float = DEFAULT_TIMEOUT) -> np.ndarray:
+def screenshot(screen: Screen, timeout: float = DEFAULT_TIMEOUT) -> np.ndarray:
     """The whole root window as a BGR ``uint8`` array of shape (H, W, 3), via ``xwd``."""
+    if isinstance(screen, Desktop):
+        return win32_desktop.screenshot()
     data = _xrun_bytes(["xwd", "-root", "-silent"], screen, timeout=timeout)
     return parse_xwd(data)
 
@@ -540,7 +552,7 @@ def is_mostly(
 
 def windows_of(
     pid: int,
-    screen: VirtualScreen | str,
+    screen: Screen,
     *,
     class_name: str | None = None,
     timeout: float = 5.0,
@@ -552,6 +564,11 @@ def windows_of(
     (``--name`` does not match SDL windows). ``only_visible`` waits for the
     window to be mapped, so it can be focused and photographed.
     """
+    if isinstance(screen, Desktop):  # visible ones (EnumWindows), by their process
+        deadline = time.monotonic() + timeout
+        while not (found := win32_desktop.windows_of(pid)) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return found
     base = ["xdotool", "search"] + (["--onlyvisible"] if only_visible else [])
     searches = [[*base, "--pid", str(pid)]]
     if class_name:
@@ -570,8 +587,10 @@ def windows_of(
         time.sleep(0.05)
 
 
-def window_geometry(wid: int, screen: VirtualScreen | str) -> Rect:
+def window_geometry(wid: int, screen: Screen) -> Rect:
     """``(x, y, width, height)`` of a window in root coordinates."""
+    if isinstance(screen, Desktop):
+        return win32_desktop.window_rect(wid)
     out = _xrun(["xdotool", "getwindowgeometry", "--shell", str(wid)], screen)
     values = dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
     try:
@@ -580,18 +599,22 @@ def window_geometry(wid: int, screen: VirtualScreen | str) -> Rect:
         raise XScreenError(f"unexpected getwindowgeometry output: {out!r}") from None
 
 
-def click(x: int, y: int, screen: VirtualScreen | str, button: int = 1) -> None:
+def click(x: int, y: int, screen: Screen, button: int = 1) -> None:
     """Move the pointer to root coordinates ``(x, y)`` and click there (real X input).
 
     No ``--sync``: it waits for a motion that never comes when the pointer is already
     there (Xvfb starts it at the centre). The move and the click go over one X
     connection, in order.
     """
+    if isinstance(screen, Desktop):
+        return win32_desktop.click(x, y, button)
     _xrun(["xdotool", "mousemove", str(x), str(y), "click", str(button)], screen)
 
 
-def move(x: int, y: int, screen: VirtualScreen | str) -> None:
+def move(x: int, y: int, screen: Screen) -> None:
     """Move the pointer to root coordinates ``(x, y)`` without clicking (real X input)."""
+    if isinstance(screen, Desktop):
+        return win32_desktop.move(x, y)
     _xrun(["xdotool", "mousemove", str(x), str(y)], screen)
 
 
