@@ -21,8 +21,8 @@ import yaml
 from kiosk.check.report import marks_for
 from kiosk.media import BUNDLED_BACKGROUND, BUNDLED_VIDEO
 from kiosk.platform.autostart import TASK_NAME
-from kiosk.platform.service import SERVICE
 from kiosk.platform.process import MAIN_PY
+from kiosk.platform.service import SERVICE
 from tests.collector import free_port
 
 pytestmark = pytest.mark.win32
