@@ -8,8 +8,9 @@ unit would. Every process of the kiosk is killed in one ``kill -9`` (what
 The account, its processes and its folder are removed even when a test fails; no
 systemd unit is installed (the unit's text is tested in tests/test_watchdog.py).
 
-The interpreter of this machine's venv lives under /root (mode 0700): for the run,
-/root gets the search bit (o+x, no listing) and its mode is put back afterwards.
+The kiosk's folder and its interpreter may sit where other accounts cannot reach (a venv
+whose Python is under /root, mode 0700; a clone under ``mktemp -d``): for the run each
+folder above them gets the search bit (o+x, no listing), its mode put back afterwards.
 """
 
 from __future__ import annotations
@@ -64,16 +65,21 @@ def as_root() -> None:
 
 
 @contextlib.contextmanager
-def searchable_root() -> Iterator[None]:
-    """Let other accounts reach the venv's interpreter under /root for the test."""
-    root = Path(pwd.getpwuid(0).pw_dir)
-    before = root.stat().st_mode & 0o7777
-    if Path(sys.executable).resolve().is_relative_to(root) and not before & 0o001:
-        os.chmod(root, before | 0o001)
+def reachable_by_others(*paths: Path) -> Iterator[None]:
+    """Let other accounts reach these paths for the test: each folder above them without
+    the search bit gets it (o+x, no listing), and its mode is put back afterwards."""
+    changed: dict[Path, int] = {}
+    for path in paths:
+        for folder in path.parents:
+            mode = folder.stat().st_mode & 0o7777
+            if folder not in changed and not mode & 0o001:
+                changed[folder] = mode
+                os.chmod(folder, mode | 0o001)
     try:
         yield
     finally:
-        os.chmod(root, before)
+        for folder, mode in changed.items():
+            os.chmod(folder, mode)
 
 
 def processes_of(uid: int) -> list[int]:
@@ -96,7 +102,8 @@ def desktop_user() -> Iterator[pwd.struct_passwd]:
     try:
         account = pwd.getpwnam(name)
         os.chown(home, account.pw_uid, account.pw_gid)
-        with searchable_root():
+        with reachable_by_others(ROOT / "main.py", Path(sys.executable),
+                                 Path(sys.executable).resolve()):
             yield account
     finally:
         with contextlib.suppress(KeyError):
