@@ -19,7 +19,7 @@ from .conftest import require_tools
 from .kiosk_run import start_kiosk
 from .xscreen import VirtualScreen, wait_until
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.linux]  # an Xvfb screen of its own, xwd
 
 ULTRAWIDE = (3440, 1440)
 CLIP = (1920, 1080)
