@@ -35,7 +35,6 @@ SRCCOPY, CAPTUREBLT = 0x00CC0020, 0x40000000
 INPUT_MOUSE = 0
 # X's button numbers (left, middle, right) → MOUSEEVENTF_*DOWN, *UP.
 BUTTON_FLAGS = {1: (0x0002, 0x0004), 2: (0x0020, 0x0040), 3: (0x0008, 0x0010)}
-TH32CS_SNAPPROCESS = 0x2
 PROCESS_TERMINATE, PROCESS_VM_READ, PROCESS_QUERY_INFORMATION = 0x0001, 0x0010, 0x0400
 # x64 layouts (winternl.h): PEB.ProcessParameters, RTL_USER_PROCESS_PARAMETERS.CommandLine.
 PEB_PROCESS_PARAMETERS, PARAMETERS_COMMAND_LINE = 0x20, 0x70
@@ -65,14 +64,6 @@ class _Input(ctypes.Structure):
     _fields_ = [("type", wintypes.DWORD), ("u", _U)]
 
 
-class _ProcessEntry(ctypes.Structure):
-    _fields_ = [("dwSize", wintypes.DWORD), ("cntUsage", wintypes.DWORD),
-                ("th32ProcessID", wintypes.DWORD), ("th32DefaultHeapID", ctypes.c_size_t),
-                ("th32ModuleID", wintypes.DWORD), ("cntThreads", wintypes.DWORD),
-                ("th32ParentProcessID", wintypes.DWORD), ("pcPriClassBase", wintypes.LONG),
-                ("dwFlags", wintypes.DWORD), ("szExeFile", wintypes.WCHAR * 260)]
-
-
 class _BasicInformation(ctypes.Structure):
     _fields_ = [("ExitStatus", ctypes.c_long), ("PebBaseAddress", ctypes.c_void_p),
                 ("AffinityMask", ctypes.c_size_t), ("BasePriority", ctypes.c_long),
@@ -89,14 +80,14 @@ _api: dict[str, Any] = {}
 
 
 def _dlls() -> dict[str, Any]:
-    """user32, gdi32, kernel32, ntdll and shell32 with the signatures used here (once)."""
+    """user32, gdi32, kernel32 and ntdll with the signatures used here, and the watchdog's
+    Win32 calls (once)."""
     if _api:
         return _api
     user32 = ctypes.WinDLL("user32", use_last_error=True)
     gdi32 = ctypes.WinDLL("gdi32", use_last_error=True)
     kernel32 = ctypes.WinDLL("kernel32", use_last_error=True)
     ntdll = ctypes.WinDLL("ntdll")
-    shell32 = ctypes.WinDLL("shell32", use_last_error=True)
     handle, hdc = wintypes.HANDLE, wintypes.HDC
     user32.GetDC.restype, user32.GetDC.argtypes = hdc, (wintypes.HWND,)
     user32.ReleaseDC.argtypes = (wintypes.HWND, hdc)
@@ -118,10 +109,6 @@ def _dlls() -> dict[str, Any]:
                                 ctypes.c_void_p, ctypes.POINTER(_BitmapInfoHeader), wintypes.UINT)
     gdi32.DeleteObject.argtypes = (wintypes.HGDIOBJ,)
     gdi32.DeleteDC.argtypes = (hdc,)
-    kernel32.CreateToolhelp32Snapshot.restype = handle
-    kernel32.CreateToolhelp32Snapshot.argtypes = (wintypes.DWORD, wintypes.DWORD)
-    kernel32.Process32FirstW.argtypes = (handle, ctypes.POINTER(_ProcessEntry))
-    kernel32.Process32NextW.argtypes = (handle, ctypes.POINTER(_ProcessEntry))
     kernel32.OpenProcess.restype = handle
     kernel32.OpenProcess.argtypes = (wintypes.DWORD, wintypes.BOOL, wintypes.DWORD)
     kernel32.ReadProcessMemory.argtypes = (handle, ctypes.c_void_p, ctypes.c_void_p,
@@ -131,10 +118,10 @@ def _dlls() -> dict[str, Any]:
     ntdll.NtQueryInformationProcess.argtypes = (handle, ctypes.c_int, ctypes.c_void_p,
                                                 wintypes.ULONG, ctypes.POINTER(wintypes.ULONG))
     ntdll.NtQueryInformationProcess.restype = ctypes.c_long
-    shell32.CommandLineToArgvW.restype = ctypes.POINTER(wintypes.LPWSTR)
-    shell32.CommandLineToArgvW.argtypes = (wintypes.LPCWSTR, ctypes.POINTER(ctypes.c_int))
-    kernel32.LocalFree.argtypes = (ctypes.c_void_p,)
-    _api.update(user32=user32, gdi32=gdi32, kernel32=kernel32, ntdll=ntdll, shell32=shell32)
+    # The process list and the command line's split are the watchdog's own (one place).
+    from kiosk.platform.watch_windows import Win32
+
+    _api.update(user32=user32, gdi32=gdi32, kernel32=kernel32, ntdll=ntdll, processes=Win32())
     return _api
 
 
@@ -233,20 +220,7 @@ def window_rect(hwnd: int) -> Rect:
 
 def pids() -> list[int]:
     """Every process's id, from a Toolhelp snapshot."""
-    kernel32 = _dlls()["kernel32"]
-    snapshot = kernel32.CreateToolhelp32Snapshot(TH32CS_SNAPPROCESS, 0)
-    if snapshot in (None, wintypes.HANDLE(-1).value):
-        raise OSError(ctypes.get_last_error(), "CreateToolhelp32Snapshot failed")
-    found = []
-    try:
-        entry = _ProcessEntry(dwSize=ctypes.sizeof(_ProcessEntry))
-        more = kernel32.Process32FirstW(snapshot, ctypes.byref(entry))
-        while more:
-            found.append(int(entry.th32ProcessID))
-            more = kernel32.Process32NextW(snapshot, ctypes.byref(entry))
-    finally:
-        kernel32.CloseHandle(snapshot)
-    return found
+    return _dlls()["processes"].pids()
 
 
 def _read(process: int, address: int, into: Any) -> bool:
@@ -286,17 +260,7 @@ def cmdline(pid: int) -> list[str]:
 
 def split_command_line(line: str) -> list[str]:
     """A Windows command line split as programs see it (CommandLineToArgvW)."""
-    if not line:
-        return []
-    api = _dlls()
-    count = ctypes.c_int()
-    argv = api["shell32"].CommandLineToArgvW(line, ctypes.byref(count))
-    if not argv:
-        raise OSError(ctypes.get_last_error(), "CommandLineToArgvW failed")
-    try:
-        return [argv[i] for i in range(count.value)]
-    finally:
-        api["kernel32"].LocalFree(argv)
+    return _dlls()["processes"].split(line) if line else []
 
 
 def terminate(pid: int, code: int = 1) -> bool:
