@@ -407,16 +407,21 @@ class CombinedLock:
         self.parts = list(parts)
 
     def engage(self) -> None:
-        for part in self.parts:
-            part.engage()
+        self._each("engage")
 
     def release(self) -> None:
-        for part in self.parts:
-            part.release()
+        self._each("release")
 
     def close(self) -> None:
+        self._each("close")
+
+    def _each(self, step: str) -> None:
+        """One part failing must not keep the others from closing (or giving back) theirs."""
         for part in self.parts:
-            part.close()
+            try:
+                getattr(part, step)()
+            except Exception:
+                log.exception("%s of %s failed", step, type(part).__name__)
 
     def problem(self) -> str | None:
         problems = [p for p in (part.problem() for part in self.parts) if p]

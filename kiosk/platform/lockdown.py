@@ -29,23 +29,6 @@ class Lockdown(CombinedLock):
         super().__init__(parts)
         self.ime = ime
 
-    def engage(self) -> None:
-        self._each("engage")
-
-    def release(self) -> None:
-        self._each("release")
-
-    def close(self) -> None:
-        self._each("close")
-
-    def _each(self, step: str) -> None:
-        """One part failing must not keep the others from closing (or giving back) theirs."""
-        for part in self.parts:
-            try:
-                getattr(part, step)()
-            except Exception:
-                log.exception("%s of %s failed", step, type(part).__name__)
-
     def typing(self, on: bool) -> None:
         if self.ime is not None:
             self.ime.typing(on)
